@@ -66,10 +66,10 @@ def check_range(
         parts.append(f"{'<=' if high_inclusive else '<'} {high}")
     bounds = " and ".join(parts)
     bad = (
-        low is not None
-        and (value < low or (not low_inclusive and value == low))
-        or high is not None
-        and (value > high or (not high_inclusive and value == high))
+        (low is not None
+        and (value < low or (not low_inclusive and value == low)))
+        or (high is not None
+        and (value > high or (not high_inclusive and value == high)))
     )
     if bad:
         raise ValueError(f"{name} must be {kind} {bounds}, got {value!r}")
@@ -111,8 +111,9 @@ def check_features(X, n_features: int, dtype, *, name: str = "X") -> np.ndarray:
     return X
 
 
-def check_targets(y, n_examples: int, n_outputs: int, dtype, *, name: str = "y",
-                  kind: str = "onehot") -> np.ndarray:
+def check_targets(
+    y, n_examples: int, n_outputs: int, dtype, *, name: str = "y", kind: str = "onehot"
+) -> np.ndarray:
     """Validate targets and return them as a (m, n_outputs) matrix in ``dtype``.
 
     ``kind`` says what a target matrix may hold: ``"onehot"`` (classification:
@@ -123,8 +124,10 @@ def check_targets(y, n_examples: int, n_outputs: int, dtype, *, name: str = "y",
     non-integer, nan or inf, and a length that differs from the inputs'.
     """
     y = np.asarray(y)
-    if y.dtype == object or np.iscomplexobj(y) or not (
-        np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_
+    if (
+        y.dtype == object
+        or np.iscomplexobj(y)
+        or not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_)
     ):
         raise TypeError(f"{name} must be a real numeric array, got dtype {y.dtype}")
     if n_outputs == 1 and y.ndim == 1:

@@ -104,8 +104,15 @@ class History(Callback):
 class LambdaCallback(Callback):
     """A callback from plain functions, e.g. ``LambdaCallback(on_epoch_end=print_logs)``."""
 
-    def __init__(self, *, on_train_begin=None, on_epoch_begin=None, on_batch_end=None,
-                 on_epoch_end=None, on_train_end=None):
+    def __init__(
+        self,
+        *,
+        on_train_begin=None,
+        on_epoch_begin=None,
+        on_batch_end=None,
+        on_epoch_end=None,
+        on_train_end=None,
+    ):
         for name, fn in {
             "on_train_begin": on_train_begin,
             "on_epoch_begin": on_epoch_begin,

@@ -172,4 +172,3 @@ def get_cost(name_or_obj) -> Cost:
     if key not in COSTS:
         raise ValueError(f"unknown cost {name_or_obj!r}; expected one of {sorted(COSTS)}")
     return COSTS[key]()
-

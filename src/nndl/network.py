@@ -266,7 +266,10 @@ class Network:
         if len(params) != 2 * len(self.weights):
             raise ValueError(f"expected {2 * len(self.weights)} arrays, got {len(params)}")
         for i in range(len(self.weights)):
-            for mine, new in ((self.weights[i], params[2 * i]), (self.biases[i], params[2 * i + 1])):
+            for mine, new in (
+                (self.weights[i], params[2 * i]),
+                (self.biases[i], params[2 * i + 1]),
+            ):
                 new = np.asarray(new)
                 if new.shape != mine.shape:
                     raise ValueError(f"parameter shape {new.shape} does not match {mine.shape}")
@@ -300,8 +303,9 @@ class Network:
 
     def check_y(self, y, n_examples: int, name: str = "y") -> np.ndarray:
         """Validate targets and return a (m, n_outputs) target matrix in the network's dtype."""
-        return check_targets(y, n_examples, self.n_outputs, self.dtype, name=name,
-                             kind=self.target_kind)
+        return check_targets(
+            y, n_examples, self.n_outputs, self.dtype, name=name, kind=self.target_kind
+        )
 
     # ----------------------------------------------------------------- forward
     def sample_dropout_masks(self, m: int, rng: np.random.Generator):
@@ -427,8 +431,16 @@ class Network:
             raise ValueError(f"y has {labels.shape[0]} entries but there are {X.shape[0]} examples")
         return float(np.mean(self.predict(X, batch_size) == labels))
 
-    def cost_value(self, X, y, *, l2: float = 0.0, l1: float = 0.0, n: int | None = None,
-                   batch_size: int = 10_000) -> float:
+    def cost_value(
+        self,
+        X,
+        y,
+        *,
+        l2: float = 0.0,
+        l1: float = 0.0,
+        n: int | None = None,
+        batch_size: int = 10_000,
+    ) -> float:
         """Mean cost over a data set plus the regularization term.
 
         The penalty uses ``n``, the size of the *training* set (default: the
@@ -439,8 +451,9 @@ class Network:
         Y = self.check_y(y, X.shape[0])
         total = 0.0
         for s in self._chunks(X.shape[0], batch_size):
-            total += float(np.sum(self.cost.per_example(self.output_z(X[s]), Y[s],
-                                                        self.output_activation)))
+            total += float(
+                np.sum(self.cost.per_example(self.output_z(X[s]), Y[s], self.output_activation))
+            )
         return total / X.shape[0] + self.penalty(l2=l2, l1=l1, n=n or X.shape[0])
 
     def penalty(self, *, l2: float = 0.0, l1: float = 0.0, n: int) -> float:

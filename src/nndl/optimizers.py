@@ -86,7 +86,9 @@ class Momentum(Optimizer):
         self.velocities = None
 
     def state_dict(self):
-        return {"velocities": None if self.velocities is None else [v.copy() for v in self.velocities]}
+        return {
+            "velocities": None if self.velocities is None else [v.copy() for v in self.velocities]
+        }
 
     def load_state_dict(self, state):
         vel = state.get("velocities")
@@ -139,6 +141,8 @@ def get_optimizer(name_or_obj="sgd", momentum: float = 0.0) -> Optimizer:
     momentum = check_range("momentum", momentum, low=0.0, high=1.0, high_inclusive=False)
     if key == "sgd":
         if momentum:
-            raise ValueError("momentum must be 0 with optimizer 'sgd'; use 'momentum' or 'nesterov'")
+            raise ValueError(
+                "momentum must be 0 with optimizer 'sgd'; use 'momentum' or 'nesterov'"
+            )
         return SGD()
     return OPTIMIZERS[key](momentum)

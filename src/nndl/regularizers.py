@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["REGULARIZERS", "L1", "L2", "Regularizer", "get_regularizer", "regularizers_for"]
+__all__ = ["L1", "L2", "REGULARIZERS", "Regularizer", "get_regularizer", "regularizers_for"]
 
 
 class Regularizer:

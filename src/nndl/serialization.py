@@ -25,6 +25,7 @@ anything is allocated). Every problem is a ``ValueError`` naming it.
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -43,8 +44,20 @@ FORMAT_VERSION = 1
 #: Refuse files describing more parameters than this (checked before allocating).
 MAX_PARAMS = 100_000_000
 
-_NNDL_KEYS = {"format", "version", "sizes", "hidden_activation", "output_activation", "cost",
-              "initializer", "dropout", "dtype", "weights", "biases", "metadata"}
+_NNDL_KEYS = {
+    "format",
+    "version",
+    "sizes",
+    "hidden_activation",
+    "output_activation",
+    "cost",
+    "initializer",
+    "dropout",
+    "dtype",
+    "weights",
+    "biases",
+    "metadata",
+}
 _NNDL_REQUIRED = {"format", "version", "sizes", "cost", "weights", "biases"}
 _BOOK_KEYS = {"sizes", "weights", "biases", "cost"}
 _BOOK_COSTS = {"CrossEntropyCost": "cross_entropy", "QuadraticCost": "quadratic"}
@@ -134,9 +147,11 @@ def _sizes(value) -> list[int]:
     for s in value:
         if type(s) is not int or s < 1:
             raise ValueError(f"sizes must be positive integers, got {s!r}")
-    n_params = sum(a * b + b for a, b in zip(value[:-1], value[1:], strict=False))
+    n_params = sum(a * b + b for a, b in itertools.pairwise(value))
     if n_params > MAX_PARAMS:
-        raise ValueError(f"sizes {value} describe {n_params} parameters, over the cap of {MAX_PARAMS}")
+        raise ValueError(
+            f"sizes {value} describe {n_params} parameters, over the cap of {MAX_PARAMS}"
+        )
     return value
 
 
@@ -208,8 +223,16 @@ def _from_nndl(doc) -> Network:
     meta = doc.get("metadata")
     if meta is not None and not isinstance(meta, dict):
         raise ValueError("metadata must be a JSON object")
-    net = Network(sizes, hidden_activation=hidden, cost=cost, output_activation=out,
-                  initializer=init, dropout=dropout, dtype=dtype, seed=0)
+    net = Network(
+        sizes,
+        hidden_activation=hidden,
+        cost=cost,
+        output_activation=out,
+        initializer=init,
+        dropout=dropout,
+        dtype=dtype,
+        seed=0,
+    )
     net = _fill(net, doc["weights"], doc["biases"], column_biases=False)
     net.metadata = meta or {}
     return net

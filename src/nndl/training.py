@@ -57,14 +57,17 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         """Check every field against its allowed range; return self."""
         self.epochs = check_range("epochs", self.epochs, low=0, integer=True)
-        self.mini_batch_size = check_range("mini_batch_size", self.mini_batch_size, low=1,
-                                           integer=True)
-        self.learning_rate = check_range("learning_rate", self.learning_rate, low=0.0,
-                                         low_inclusive=False)
+        self.mini_batch_size = check_range(
+            "mini_batch_size", self.mini_batch_size, low=1, integer=True
+        )
+        self.learning_rate = check_range(
+            "learning_rate", self.learning_rate, low=0.0, low_inclusive=False
+        )
         self.l2 = check_range("l2", self.l2, low=0.0)
         self.l1 = check_range("l1", self.l1, low=0.0)
-        self.momentum = check_range("momentum", self.momentum, low=0.0, high=1.0,
-                                    high_inclusive=False)
+        self.momentum = check_range(
+            "momentum", self.momentum, low=0.0, high=1.0, high_inclusive=False
+        )
         get_optimizer(self.optimizer, self.momentum)  # name and momentum agree
         if self.seed is not None:
             self.seed = check_range("seed", self.seed, low=0, integer=True)
@@ -74,7 +77,9 @@ class TrainConfig:
             self.monitor = [self.monitor]
         unknown = [k for k in self.monitor if k not in MONITOR_KEYS]
         if unknown:
-            raise ValueError(f"unknown monitor key(s) {unknown}; expected any of {list(MONITOR_KEYS)}")
+            raise ValueError(
+                f"unknown monitor key(s) {unknown}; expected any of {list(MONITOR_KEYS)}"
+            )
         self.monitor = list(self.monitor)
         return self
 
@@ -113,8 +118,15 @@ class Trainer:
     ``on_epoch_begin`` to train one epoch on other arrays), ``evaluate(X, Y)``.
     """
 
-    def __init__(self, network: Network, config: TrainConfig | None = None, *,
-                 callbacks=(), optimizer: Optimizer | None = None, **overrides_):
+    def __init__(
+        self,
+        network: Network,
+        config: TrainConfig | None = None,
+        *,
+        callbacks=(),
+        optimizer: Optimizer | None = None,
+        **overrides_,
+    ):
         if not isinstance(network, Network):
             raise TypeError(f"network must be a Network, got {type(network).__name__}")
         cfg = asdict(config) if config is not None else {}
@@ -145,8 +157,9 @@ class Trainer:
         net = self.network
         out = {}
         if cost:
-            out["loss"] = net.cost_value(X, Y, l2=self.config.l2, l1=self.config.l1,
-                                         n=self.n or X.shape[0])
+            out["loss"] = net.cost_value(
+                X, Y, l2=self.config.l2, l1=self.config.l1, n=self.n or X.shape[0]
+            )
         if accuracy:
             out["accuracy"] = net.accuracy(X, Y)
         return out
@@ -261,7 +274,7 @@ class Trainer:
         with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
             try:
                 for batch, start in enumerate(range(0, n, m)):
-                    idx = order[start:start + m]
+                    idx = order[start : start + m]
                     xb, yb = X[idx], Y[idx]
                     masks = net.sample_dropout_masks(len(idx), rng) if dropout else None
                     opt.before_gradient(params)
@@ -279,8 +292,9 @@ class Trainer:
                 raise DivergenceError(self._divergence_message(epoch, str(exc))) from exc
 
 
-def fit(network: Network, X, y, *, validation_data=None, callbacks=(), optimizer=None,
-        **config) -> History:
+def fit(
+    network: Network, X, y, *, validation_data=None, callbacks=(), optimizer=None, **config
+) -> History:
     """Train ``network`` in place and return its :class:`History`.
 
     Keyword arguments are the fields of :class:`TrainConfig` (epochs,
