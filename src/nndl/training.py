@@ -106,8 +106,9 @@ class Trainer:
     config : TrainConfig, optional
         Defaults to ``TrainConfig()``; keyword arguments override its fields.
     callbacks : list of Callback
-    optimizer : Optimizer, optional
-        An optimizer instance to use instead of the one named by the config.
+    optimizer : str or Optimizer, optional
+        A registry name (same as the config field) or an optimizer instance
+        to use instead of the one named by the config.
 
     Attributes a callback may use: ``network``, ``config``, ``optimizer``,
     ``history``, ``epoch`` (the current or last epoch), ``learning_rate``
@@ -129,6 +130,8 @@ class Trainer:
     ):
         if not isinstance(network, Network):
             raise TypeError(f"network must be a Network, got {type(network).__name__}")
+        if isinstance(optimizer, str):  # a registry name is a config field
+            overrides_["optimizer"], optimizer = optimizer, None
         cfg = asdict(config) if config is not None else {}
         cfg.update(overrides_)
         self.config = TrainConfig.from_dict(cfg)
