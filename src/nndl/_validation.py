@@ -65,11 +65,8 @@ def check_range(
     if high is not None:
         parts.append(f"{'<=' if high_inclusive else '<'} {high}")
     bounds = " and ".join(parts)
-    bad = (
-        (low is not None
-        and (value < low or (not low_inclusive and value == low)))
-        or (high is not None
-        and (value > high or (not high_inclusive and value == high)))
+    bad = (low is not None and (value < low or (not low_inclusive and value == low))) or (
+        high is not None and (value > high or (not high_inclusive and value == high))
     )
     if bad:
         raise ValueError(f"{name} must be {kind} {bounds}, got {value!r}")

@@ -367,7 +367,7 @@ class Network:
         return self.output_activation.fn(self.output_z(X))
 
     # -------------------------------------------------------------- backprop
-    def backprop(self, X, Y, masks=None):
+    def backprop(self, X, Y, masks=None, scale: float = 1.0):
         """Gradient of the mean cost over the batch (no regularization term).
 
         Parameters
@@ -375,6 +375,10 @@ class Network:
         X : (m, n_0) array in the network's dtype
         Y : (m, n_L) target matrix in the network's dtype
         masks : optional dropout masks from :meth:`sample_dropout_masks`
+        scale : float
+            Multiply every gradient by this (the trainer passes eta for plain
+            SGD). Backprop is linear in delta^L, so scaling delta^L once is
+            cheaper than scaling each gradient matrix.
 
         Returns
         -------
@@ -382,15 +386,14 @@ class Network:
         nabla_b : list of arrays shaped like ``biases``
         """
         zs, acts = self.forward(X, masks)
-        m = X.shape[0]
-        inv_m = 1.0 / m
         L = len(self.weights)
         nabla_w = [None] * L
         nabla_b = [None] * L
         delta = self.cost.delta(zs[-1], acts[-1], Y, self.output_activation)  # (m, n_L)
+        delta *= scale / X.shape[0]  # the 1/m of the mean, folded in once
         for l in range(L - 1, -1, -1):
-            nabla_w[l] = (delta.T @ acts[l]) * inv_m  # (n_l+1, n_l)
-            nabla_b[l] = delta.sum(axis=0) * inv_m
+            nabla_w[l] = delta.T @ acts[l]  # (n_{l+1}, n_l)
+            nabla_b[l] = delta.sum(axis=0)
             if l > 0:
                 delta = delta @ self.weights[l]  # (m, n_l)
                 delta *= self.hidden_activations[l - 1].prime(zs[l - 1])

@@ -36,6 +36,14 @@ class Regularizer:
         """Add d(penalty)/dw to ``grad`` in place."""
         raise NotImplementedError
 
+    def sgd_decay(self, w, eta: float, n: int) -> None:  # pragma: no cover - abstract
+        """Apply the penalty's part of a plain SGD step to ``w`` in place.
+
+        w - eta (g + dP/dw) = (w - eta dP/dw) - eta g, so plain SGD may take
+        the penalty step first, exactly as the chapter writes the update.
+        """
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lmbda={self.lmbda!r})"
 
@@ -51,6 +59,9 @@ class L2(Regularizer):
     def add_gradient(self, grad, w, n):
         grad += (self.lmbda / n) * w
 
+    def sgd_decay(self, w, eta, n):
+        w *= 1.0 - eta * self.lmbda / n  # the chapter's weight decay factor
+
 
 class L1(Regularizer):
     """lambda/n sum |w|; gradient (lambda/n) sgn(w), with sgn(0) = 0."""
@@ -62,6 +73,9 @@ class L1(Regularizer):
 
     def add_gradient(self, grad, w, n):
         grad += (self.lmbda / n) * np.sign(w)
+
+    def sgd_decay(self, w, eta, n):
+        w -= (eta * self.lmbda / n) * np.sign(w)  # shrink towards 0 by a constant
 
 
 #: Every regularizer by name.

@@ -23,7 +23,7 @@ import numpy as np
 from ._validation import check_range
 from .callbacks import MONITOR_KEYS, Callback, History, overrides
 from .network import Network
-from .optimizers import Optimizer, get_optimizer
+from .optimizers import SGD, Optimizer, get_optimizer
 from .regularizers import regularizers_for
 
 __all__ = ["DivergenceError", "TrainConfig", "Trainer", "fit"]
@@ -269,8 +269,10 @@ class Trainer:
         n, m = X.shape[0], self.config.mini_batch_size
         order = rng.permutation(n) if self.config.shuffle else np.arange(n)
         params = net.params()
-        weights = net.weights
+        weights, biases = net.weights, net.biases
         regs = self.regularizers
+        eta = self.learning_rate
+        plain_sgd = type(opt) is SGD
         dropout = any(net.dropout)
         # Overflow or invalid arithmetic means the run has diverged: stop at
         # once instead of carrying nan weights through the rest of the epoch.
@@ -280,13 +282,23 @@ class Trainer:
                     idx = order[start : start + m]
                     xb, yb = X[idx], Y[idx]
                     masks = net.sample_dropout_masks(len(idx), rng) if dropout else None
-                    opt.before_gradient(params)
-                    nabla_w, nabla_b = net.backprop(xb, yb, masks)
-                    for reg in regs:
-                        for gw, w in zip(nabla_w, weights, strict=True):
-                            reg.add_gradient(gw, w, n)
-                    grads = [g for pair in zip(nabla_w, nabla_b, strict=True) for g in pair]
-                    opt.step(params, grads, self.learning_rate)
+                    if plain_sgd:
+                        # The chapter's update, w <- (1 - eta lambda/n) w - eta g,
+                        # with eta folded into backprop: one pass per array.
+                        nabla_w, nabla_b = net.backprop(xb, yb, masks, scale=eta)
+                        for reg in regs:
+                            for w in weights:
+                                reg.sgd_decay(w, eta, n)
+                        for p, g in zip(weights + biases, nabla_w + nabla_b, strict=True):
+                            p -= g
+                    else:
+                        opt.before_gradient(params)
+                        nabla_w, nabla_b = net.backprop(xb, yb, masks)
+                        for reg in regs:
+                            for gw, w in zip(nabla_w, weights, strict=True):
+                                reg.add_gradient(gw, w, n)
+                        grads = [g for pair in zip(nabla_w, nabla_b, strict=True) for g in pair]
+                        opt.step(params, grads, self.learning_rate)
                     for cb in batch_cbs:
                         cb.on_batch_end(self, batch)
             except (FloatingPointError, ValueError) as exc:
