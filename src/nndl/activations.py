@@ -14,6 +14,8 @@ Jacobian is never needed (see :mod:`nndl.costs`).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 __all__ = [
@@ -77,16 +79,18 @@ def softmax(z, c: float = 1.0):
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
-class Activation:
+class Activation(ABC):
     """Base class: ``fn`` maps z to a, ``prime`` gives da/dz elementwise."""
 
     name = "activation"
 
-    def fn(self, z):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def fn(self, z):
+        """a = f(z), elementwise (row-wise for softmax)."""
 
-    def prime(self, z):  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def prime(self, z):
+        """f'(z), elementwise."""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

@@ -26,6 +26,8 @@ weights themselves have diverged.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from .activations import Activation, _exp_floor
@@ -53,7 +55,7 @@ def _softplus(x):
     return np.maximum(x, 0.0) + np.log1p(np.exp(np.maximum(-np.abs(x), _exp_floor(x.dtype))))
 
 
-class Cost:
+class Cost(ABC):
     """Base class for costs.
 
     Attributes
@@ -67,13 +69,13 @@ class Cost:
     name = "cost"
     output_activations: tuple[str, ...] = ()
 
+    @abstractmethod
     def per_example(self, z, y, output: Activation):
         """Cost of each example (row): array of shape (m,)."""
-        raise NotImplementedError  # pragma: no cover
 
+    @abstractmethod
     def delta(self, z, a, y, output: Activation):
         """Output error dC/dz for each example: array of shape (m, k)."""
-        raise NotImplementedError  # pragma: no cover
 
     def check_output(self, output_name: str) -> None:
         """Refuse an invalid (output activation, cost) pair."""

@@ -11,19 +11,22 @@ saturates and learns slowly) but sqrt(3/2) ~ 1.22 under N(0, 1/n_in).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 __all__ = ["INITIALIZERS", "Initializer", "get_initializer"]
 
 
-class Initializer:
+class Initializer(ABC):
     """Base class. Subclasses define ``weight_std(n_in, n_out)`` and ``bias_std``."""
 
     name = "initializer"
     bias_std = 1.0
 
-    def weight_std(self, n_in: int, n_out: int) -> float:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def weight_std(self, n_in: int, n_out: int) -> float:
+        """Standard deviation of the weights of a layer with this fan-in and fan-out."""
 
     def __call__(self, shape, rng: np.random.Generator, dtype=np.float64):
         """Return (weights, biases) for a layer whose weights have ``shape`` (n_out, n_in)."""

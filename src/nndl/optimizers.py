@@ -18,6 +18,8 @@ Each optimizer keeps its own state (the velocities), exposed through
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from ._validation import check_range
@@ -25,7 +27,7 @@ from ._validation import check_range
 __all__ = ["OPTIMIZERS", "SGD", "Momentum", "Nesterov", "Optimizer", "get_optimizer"]
 
 
-class Optimizer:
+class Optimizer(ABC):
     """Base class: ``step(params, grads, eta)`` updates ``params`` in place."""
 
     name = "optimizer"
@@ -33,8 +35,9 @@ class Optimizer:
     def before_gradient(self, params) -> None:
         """Hook run before each gradient; moves params where g is wanted."""
 
-    def step(self, params, grads, eta: float) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    @abstractmethod
+    def step(self, params, grads, eta: float) -> None:
+        """Update ``params`` in place from ``grads`` (which it may overwrite)."""
 
     def reset(self) -> None:
         """Forget any state (velocities)."""

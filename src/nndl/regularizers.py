@@ -12,12 +12,14 @@ Biases are never regularized. Both penalties may be used together.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 __all__ = ["L1", "L2", "REGULARIZERS", "Regularizer", "get_regularizer", "regularizers_for"]
 
 
-class Regularizer:
+class Regularizer(ABC):
     """A penalty on the weights with strength ``lmbda`` (the book's lambda)."""
 
     name = "regularizer"
@@ -28,21 +30,21 @@ class Regularizer:
             raise ValueError(f"{self.name} strength must be a finite number >= 0, got {lmbda}")
         self.lmbda = lmbda
 
-    def penalty(self, weights, n: int) -> float:  # pragma: no cover - abstract
+    @abstractmethod
+    def penalty(self, weights, n: int) -> float:
         """The term added to the mean cost, given the training-set size n."""
-        raise NotImplementedError
 
-    def add_gradient(self, grad, w, n: int) -> None:  # pragma: no cover - abstract
+    @abstractmethod
+    def add_gradient(self, grad, w, n: int) -> None:
         """Add d(penalty)/dw to ``grad`` in place."""
-        raise NotImplementedError
 
-    def sgd_decay(self, w, eta: float, n: int) -> None:  # pragma: no cover - abstract
+    @abstractmethod
+    def sgd_decay(self, w, eta: float, n: int) -> None:
         """Apply the penalty's part of a plain SGD step to ``w`` in place.
 
         w - eta (g + dP/dw) = (w - eta dP/dw) - eta g, so plain SGD may take
         the penalty step first, exactly as the chapter writes the update.
         """
-        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(lmbda={self.lmbda!r})"
