@@ -248,3 +248,16 @@ def test_single_output_regression_targets():
         net, X, y, epochs=30, mini_batch_size=10, learning_rate=0.05, seed=0, monitor=["loss"]
     )
     assert hist["loss"][-1] < 0.01
+
+
+@pytest.mark.parametrize("cost", ["cross_entropy", "log_likelihood", "quadratic"])
+def test_evaluate_matches_cost_value_and_accuracy(cost):
+    rng = np.random.default_rng(5)
+    net = Network([6, 5, 4], cost=cost, seed=2)
+    X = rng.random((37, 6))
+    y = rng.integers(0, 4, 37)
+    got = net.evaluate(X, y, l2=0.3, l1=0.1, n=100, batch_size=8)
+    assert got["loss"] == pytest.approx(net.cost_value(X, y, l2=0.3, l1=0.1, n=100), rel=1e-12)
+    assert got["accuracy"] == net.accuracy(X, y)
+    assert net.evaluate(X, y, cost=False) == {"accuracy": net.accuracy(X, y)}
+    assert set(net.evaluate(X, y, accuracy=False)) == {"loss"}

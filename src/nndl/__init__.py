@@ -5,24 +5,48 @@ The core needs NumPy alone; plotting, search, the SVM baseline and the
 command line are optional extras imported only where used.
 """
 
-from .callbacks import Callback, History, LambdaCallback
+from .callbacks import (
+    BatchMonitor,
+    Callback,
+    Checkpoint,
+    Diagnostics,
+    EarlyStopping,
+    GeneralizationLossStopping,
+    History,
+    LambdaCallback,
+    PlateauSchedule,
+    ProgressBar,
+    ProgressQuotientStopping,
+    ScheduleCallback,
+)
 from .network import Network, NetworkConfig
 from .serialization import load, save
-from .training import DivergenceError, TrainConfig, Trainer, fit
+from .training import DivergenceError, TrainConfig, Trainer, TrainingInterrupted, fit, resume
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BatchMonitor",
     "Callback",
+    "Checkpoint",
+    "Diagnostics",
     "DivergenceError",
+    "EarlyStopping",
+    "GeneralizationLossStopping",
     "History",
     "LambdaCallback",
     "Network",
     "NetworkConfig",
+    "PlateauSchedule",
+    "ProgressBar",
+    "ProgressQuotientStopping",
+    "ScheduleCallback",
     "TrainConfig",
     "Trainer",
+    "TrainingInterrupted",
     "__version__",
     "fit",
     "load",
+    "resume",
     "save",
 ]

@@ -459,6 +459,44 @@ class Network:
             )
         return total / X.shape[0] + self.penalty(l2=l2, l1=l1, n=n or X.shape[0])
 
+    def evaluate(
+        self,
+        X,
+        y,
+        *,
+        cost: bool = True,
+        accuracy: bool = True,
+        l2: float = 0.0,
+        l1: float = 0.0,
+        n: int | None = None,
+        batch_size: int = 10_000,
+    ) -> dict:
+        """Cost (as :meth:`cost_value`) and accuracy (as :meth:`accuracy`) in one pass.
+
+        Monitoring both on a data set costs one forward pass instead of two.
+        Returns ``{"loss": ..., "accuracy": ...}`` with the keys asked for.
+        """
+        X = self.check_X(X)
+        m = X.shape[0]
+        Y = self.check_y(y, m) if cost else None
+        labels = labels_of(y) if accuracy else None
+        if labels is not None and labels.shape[0] != m:
+            raise ValueError(f"y has {labels.shape[0]} entries but there are {m} examples")
+        total, correct = 0.0, 0
+        for s in self._chunks(m, batch_size):
+            z = self.output_z(X[s])
+            if cost:
+                total += float(np.sum(self.cost.per_example(z, Y[s], self.output_activation)))
+            if accuracy:
+                predicted = np.argmax(self.output_activation.fn(z), axis=1)
+                correct += int(np.count_nonzero(predicted == labels[s]))
+        out = {}
+        if cost:
+            out["loss"] = total / m + self.penalty(l2=l2, l1=l1, n=n or m)
+        if accuracy:
+            out["accuracy"] = correct / m
+        return out
+
     def penalty(self, *, l2: float = 0.0, l1: float = 0.0, n: int) -> float:
         """lambda2/(2n) sum w^2 + lambda1/n sum |w| over every weight (not biases)."""
         return sum(r.penalty(self.weights, n) for r in regularizers_for(l2=l2, l1=l1))

@@ -10,10 +10,18 @@ from the trainer's own generator; the caller's arrays are never changed),
 computes the gradient of each mini-batch by matrix backprop, adds the
 penalties' gradients and lets the optimizer update the parameters. The run is
 reproducible: the same seed and data give bitwise-identical weights.
+
+A run can be stopped and continued exactly: :meth:`Trainer.state_dict` holds
+everything (parameters, optimizer velocities, epoch and position in it, rate,
+generator state, history, callbacks' state), a
+:class:`~nndl.callbacks.Checkpoint` callback writes it to a file, and
+``fit(..., resume_from=path)`` or :func:`resume` continue from it after
+checking that the configuration and data are those of the saved run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -22,11 +30,20 @@ import numpy as np
 
 from ._validation import check_range
 from .callbacks import MONITOR_KEYS, Callback, History, overrides
+from .checkpoint import CheckpointError, config_hash, data_fingerprint, read_checkpoint
 from .network import Network
 from .optimizers import SGD, Optimizer, get_optimizer
 from .regularizers import regularizers_for
 
-__all__ = ["DivergenceError", "TrainConfig", "Trainer", "fit"]
+__all__ = [
+    "CheckpointError",
+    "DivergenceError",
+    "TrainConfig",
+    "Trainer",
+    "TrainingInterrupted",
+    "fit",
+    "resume",
+]
 
 
 class DivergenceError(RuntimeError):
@@ -97,6 +114,22 @@ class TrainConfig:
         return cls(**d).validate()
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped on request after a whole mini-batch, its state consistent.
+
+    Raised by the trainer after :meth:`Trainer.request_interrupt` (or a first
+    Ctrl-C under :meth:`Trainer.interrupt_on_sigint`), at the end of the
+    current mini-batch. A :class:`~nndl.callbacks.Checkpoint` callback then
+    writes a checkpoint from which ``fit(..., resume_from=path)`` continues
+    exactly, mid-epoch included. It is a KeyboardInterrupt, so when uncaught
+    it ends a program as Ctrl-C does.
+    """
+
+    def __init__(self, epoch: int, next_batch: int):
+        self.epoch, self.next_batch = epoch, next_batch
+        super().__init__(f"training interrupted in epoch {epoch} before mini-batch {next_batch}")
+
+
 class Trainer:
     """Runs mini-batch gradient descent on a :class:`Network`.
 
@@ -106,17 +139,25 @@ class Trainer:
     config : TrainConfig, optional
         Defaults to ``TrainConfig()``; keyword arguments override its fields.
     callbacks : list of Callback
+        Run in increasing ``priority`` (stable), after the trainer's History.
     optimizer : str or Optimizer, optional
         A registry name (same as the config field) or an optimizer instance
         to use instead of the one named by the config.
 
     Attributes a callback may use: ``network``, ``config``, ``optimizer``,
-    ``history``, ``epoch`` (the current or last epoch), ``learning_rate``
-    (change it to schedule), ``stop_training`` (set True to stop after this
-    epoch), ``rng`` (the generator for shuffling and dropout), ``n`` (the
-    training-set size), ``train_data`` and ``validation_data`` (the validated
-    (X, Y) pairs, Y as a target matrix), ``epoch_train_data`` (set it in
-    ``on_epoch_begin`` to train one epoch on other arrays), ``evaluate(X, Y)``.
+    ``history``, ``epoch`` (the current or last epoch), ``last_epoch`` (the
+    last epoch this ``fit`` plans), ``learning_rate`` (change it to
+    schedule), ``stop_training`` (set True to stop after this epoch), ``rng``
+    (the generator for shuffling and dropout), ``n`` (the training-set size),
+    ``train_data`` and ``validation_data`` (the validated (X, Y) pairs, Y as a
+    target matrix), ``epoch_train_data`` (set it in ``on_epoch_begin`` to
+    train one epoch on other arrays), ``evaluate(X, Y)``, ``interrupted``
+    (in ``on_train_end``: whether an exception ended training).
+
+    Checkpoints: :meth:`state_dict` is the whole state of the run,
+    ``fit(..., resume_from=path)`` continues from a checkpoint file after
+    checking it belongs to this configuration and data, and :meth:`resume`
+    rebuilds everything from the file alone.
     """
 
     def __init__(
@@ -138,34 +179,44 @@ class Trainer:
         self.network = network
         self.optimizer = optimizer or get_optimizer(self.config.optimizer, self.config.momentum)
         self.history = History()
-        self.callbacks: list[Callback] = [self.history, *callbacks]
-        for cb in self.callbacks:
+        callbacks = list(callbacks)
+        for cb in callbacks:
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
+        # A stable sort: a Checkpoint (priority 100) runs after the callbacks whose state it saves.
+        self.callbacks: list[Callback] = [
+            self.history,
+            *sorted(callbacks, key=lambda cb: cb.priority),
+        ]
         self.rng = np.random.default_rng(self.config.seed)
         self.learning_rate = self.config.learning_rate
         self.regularizers = regularizers_for(l2=self.config.l2, l1=self.config.l1)
         self.epoch = -1
+        self.last_epoch = -1
         self.stop_training = False
+        self.interrupted = False
         self.n = 0
         self._train = None
         self._validation = None
+        self._data_identity: dict | None = None
+        self._log_cbs: list[Callback] = []
         #: Set by a callback in ``on_epoch_begin`` to train this epoch on other
         #: (already validated) arrays (X, Y), e.g. augmented copies.
         self.epoch_train_data = None
+        # Where the run stands, for checkpoints: "between" epochs, inside an
+        # epoch's "batches", at its "epoch_end" (batches done), or "paused"
+        # mid-epoch by TrainingInterrupted with _position = (next batch, order).
+        self._phase = "between"
+        self._position: tuple[int, np.ndarray] | None = None
+        self._interrupt_requested = False
 
     # ---------------------------------------------------------------- helpers
     def evaluate(self, X, Y, *, cost: bool = True, accuracy: bool = True) -> dict:
         """Cost (with the penalty, using the training-set size) and accuracy, no dropout."""
-        net = self.network
-        out = {}
-        if cost:
-            out["loss"] = net.cost_value(
-                X, Y, l2=self.config.l2, l1=self.config.l1, n=self.n or X.shape[0]
-            )
-        if accuracy:
-            out["accuracy"] = net.accuracy(X, Y)
-        return out
+        cfg = self.config
+        return self.network.evaluate(
+            X, Y, cost=cost, accuracy=accuracy, l2=cfg.l2, l1=cfg.l1, n=self.n or X.shape[0]
+        )
 
     @property
     def train_data(self):
@@ -179,10 +230,15 @@ class Trainer:
 
     @property
     def monitor(self) -> list[str]:
-        """The metrics recorded after each epoch (``config.monitor`` resolved)."""
+        """The metrics recorded after each epoch: ``config.monitor`` resolved, plus
+        those the callbacks require (an early-stopping rule on ``val_loss``, say)."""
         if self.config.monitor is not None:
-            return self.config.monitor
-        return ["val_accuracy"] if self._validation is not None else []
+            mon = list(self.config.monitor)
+        else:
+            mon = ["val_accuracy"] if self._validation is not None else []
+        for cb in self.callbacks:
+            mon += [k for k in cb.requires if k not in mon]
+        return mon
 
     def _epoch_logs(self, epoch: int, seconds: float) -> dict:
         mon = self.monitor
@@ -195,6 +251,8 @@ class Trainer:
             Xv, Yv = self._validation
             r = self.evaluate(Xv, Yv, cost="val_loss" in mon, accuracy="val_accuracy" in mon)
             logs.update({f"val_{k}": v for k, v in r.items()})
+        for cb in self._log_cbs:
+            logs.update(cb.extra_logs(self, epoch))
         return logs
 
     def _check_finite(self, epoch: int, detail: str = "") -> None:
@@ -210,14 +268,8 @@ class Trainer:
             f"inputs are too large: try a learning rate 10 times smaller or rescale the inputs"
         )
 
-    # ------------------------------------------------------------------ train
-    def fit(self, X, y, validation_data=None, *, epochs: int | None = None) -> History:
-        """Train on (X, y); return the :class:`History` (also ``self.history``).
-
-        ``y`` may be labels (m,) or targets (m, n_outputs). ``validation_data``
-        is an optional (X, y) pair evaluated after each epoch, never trained on.
-        ``epochs`` overrides the config (used to continue a run).
-        """
+    def _set_data(self, X, y, validation_data):
+        """Validate and keep the training and evaluation data; return the training pair."""
         net = self.network
         X = net.check_X(X)
         Y = net.check_y(y, X.shape[0])
@@ -231,43 +283,103 @@ class Trainer:
             self._validation = (Xv, Yv)
         else:
             self._validation = None
-            wanted = [k for k in (self.config.monitor or []) if k.startswith("val_")]
+            wanted = [k for k in self.monitor if k.startswith("val_")]
             if wanted:
-                raise ValueError(f"monitoring {wanted} needs validation_data")
+                who = [type(cb).__name__ for cb in self.callbacks if set(cb.requires) & set(wanted)]
+                by = f" (required by {', '.join(who)})" if who else ""
+                raise ValueError(f"monitoring {wanted}{by} needs validation_data")
+        self._data_identity = None  # fingerprinted lazily, for checkpoints only
+        return X, Y
 
-        n_epochs = self.config.epochs if epochs is None else epochs
+    # ------------------------------------------------------------------ train
+    def fit(
+        self, X, y, validation_data=None, *, epochs: int | None = None, resume_from=None
+    ) -> History:
+        """Train on (X, y); return the :class:`History` (also ``self.history``).
+
+        ``y`` may be labels (m,) or targets (m, n_outputs). ``validation_data``
+        is an optional (X, y) pair evaluated after each epoch, never trained on.
+        ``epochs`` overrides the config (used to continue a run).
+
+        ``resume_from`` is a checkpoint file (see :class:`nndl.callbacks.Checkpoint`):
+        the trainer first takes its state, after checking that it was written
+        by a run with this network, configuration (the number of epochs aside),
+        callbacks and data, then trains what remains of ``config.epochs``, the
+        unfinished part of an interrupted epoch first.
+        """
+        X, Y = self._set_data(X, y, validation_data)
+        if resume_from is not None:
+            self.load_checkpoint(resume_from)
+        if epochs is None:
+            epochs = self._remaining_epochs() if resume_from is not None else self.config.epochs
+        first = self.epoch if self._position is not None else self.epoch + 1
+        self.last_epoch = first + epochs - 1
         batch_cbs = [cb for cb in self.callbacks if overrides(cb, "on_batch_end")]
+        self._log_cbs = [cb for cb in self.callbacks if overrides(cb, "extra_logs")]
         self.stop_training = False
+        self.interrupted = False
         for cb in self.callbacks:
             cb.on_train_begin(self)
         try:
-            start_epoch = self.epoch + 1
-            for epoch in range(start_epoch, start_epoch + n_epochs):
-                self.epoch = epoch
-                self.epoch_train_data = None
-                for cb in self.callbacks:
-                    cb.on_epoch_begin(self, epoch)
-                # A callback (data augmentation, say) may hand this epoch its own
-                # training set; monitoring still uses the original data.
-                Xe, Ye = self.epoch_train_data or (X, Y)
-                t0 = time.perf_counter()
-                self._run_epoch(Xe, Ye, epoch, batch_cbs)
-                seconds = time.perf_counter() - t0
-                self._check_finite(epoch)
-                logs = self._epoch_logs(epoch, seconds)
-                for cb in self.callbacks:
-                    cb.on_epoch_end(self, epoch, logs)
+            for epoch in range(first, self.last_epoch + 1):
+                self._train_epoch(epoch, X, Y, batch_cbs)
                 if self.stop_training:
                     break
+                if self._interrupt_requested and epoch < self.last_epoch:
+                    raise TrainingInterrupted(epoch + 1, 0)
+        except BaseException:
+            self.interrupted = True
+            raise
         finally:
+            self._interrupt_requested = False
             for cb in self.callbacks:
                 cb.on_train_end(self)
         return self.history
 
+    def _train_epoch(self, epoch: int, X, Y, batch_cbs) -> None:
+        self._phase = "batches"
+        self.epoch = epoch
+        self.epoch_train_data = None
+        for cb in self.callbacks:
+            cb.on_epoch_begin(self, epoch)
+        # A callback (data augmentation, say) may hand this epoch its own
+        # training set; monitoring still uses the original data.
+        Xe, Ye = self.epoch_train_data or (X, Y)
+        t0 = time.perf_counter()
+        self._run_epoch(Xe, Ye, epoch, batch_cbs)
+        seconds = time.perf_counter() - t0
+        self._phase = "epoch_end"
+        self._check_finite(epoch)
+        logs = self._epoch_logs(epoch, seconds)
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, epoch, logs)
+        self._phase = "between"
+
+    def _epoch_order(self, n: int):
+        """(first mini-batch, order of the examples) for this epoch."""
+        if self._position is None:
+            order = self.rng.permutation(n) if self.config.shuffle else np.arange(n)
+            return 0, order
+        # Finish the epoch an interruption (or a checkpoint of one) left unfinished.
+        first, order = self._position
+        self._position = None
+        if order.shape != (n,):
+            raise ValueError(
+                f"the unfinished epoch visits {order.shape[0]} examples but this epoch's "
+                f"training data has {n}"
+            )
+        return first, order
+
+    def _pause(self, epoch: int, next_batch: int, order) -> None:
+        self._interrupt_requested = False
+        self._position = (next_batch, order)
+        self._phase = "paused"
+        raise TrainingInterrupted(epoch, next_batch)
+
     def _run_epoch(self, X, Y, epoch: int, batch_cbs) -> None:
         net, opt, rng = self.network, self.optimizer, self.rng
         n, m = X.shape[0], self.config.mini_batch_size
-        order = rng.permutation(n) if self.config.shuffle else np.arange(n)
+        first, order = self._epoch_order(n)
         params = net.params()
         weights, biases = net.weights, net.biases
         regs = self.regularizers
@@ -278,7 +390,7 @@ class Trainer:
         # once instead of carrying nan weights through the rest of the epoch.
         with np.errstate(over="raise", invalid="raise", divide="raise", under="ignore"):
             try:
-                for batch, start in enumerate(range(0, n, m)):
+                for batch, start in enumerate(range(first * m, n, m), start=first):
                     idx = order[start : start + m]
                     xb, yb = X[idx], Y[idx]
                     masks = net.sample_dropout_masks(len(idx), rng) if dropout else None
@@ -299,12 +411,267 @@ class Trainer:
                                 reg.add_gradient(gw, w, n)
                         grads = [g for pair in zip(nabla_w, nabla_b, strict=True) for g in pair]
                         opt.step(params, grads, self.learning_rate)
-                    for cb in batch_cbs:
-                        cb.on_batch_end(self, batch)
+                    try:
+                        for cb in batch_cbs:
+                            cb.on_batch_end(self, batch)
+                    except KeyboardInterrupt:
+                        # The update is complete: a stop raised by a batch callback (or a
+                        # Ctrl-C landing in one) leaves a state that a checkpoint resumes.
+                        self._position, self._phase = (batch + 1, order), "paused"
+                        raise
+                    if self._interrupt_requested:
+                        self._pause(epoch, batch + 1, order)
             except (FloatingPointError, ValueError) as exc:
                 if isinstance(exc, ValueError) and "non-finite" not in str(exc):
                     raise
                 raise DivergenceError(self._divergence_message(epoch, str(exc))) from exc
+
+    # ------------------------------------------------------------ interrupts
+    def request_interrupt(self) -> None:
+        """Ask training to stop after the current mini-batch with TrainingInterrupted.
+
+        Safe to call from a signal handler or a callback; the state stays
+        consistent, so a checkpoint taken then resumes exactly.
+        """
+        self._interrupt_requested = True
+
+    @contextlib.contextmanager
+    def interrupt_on_sigint(self):
+        """While active, Ctrl-C stops training cleanly after the current mini-batch.
+
+        The first SIGINT calls :meth:`request_interrupt` (a Checkpoint callback
+        then saves the run and ``fit`` raises :class:`TrainingInterrupted`); a
+        second one interrupts at once. Outside the main thread, where signal
+        handlers cannot be installed, it changes nothing.
+        """
+        import signal
+        import threading
+
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+
+        def handler(signum, frame):
+            if self._interrupt_requested:
+                raise KeyboardInterrupt
+            self.request_interrupt()
+
+        previous = signal.signal(signal.SIGINT, handler)
+        try:
+            yield self
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    # ------------------------------------------------------------ checkpoints
+    @property
+    def completed_epochs(self) -> int:
+        """Epochs fully trained so far (an epoch counts once its callbacks may see it)."""
+        return self.epoch if self._phase in ("batches", "paused") else self.epoch + 1
+
+    @property
+    def can_checkpoint(self) -> bool:
+        """Whether :meth:`state_dict` would describe a consistent state now."""
+        return self._phase in ("between", "paused")
+
+    def _remaining_epochs(self) -> int:
+        if self.stop_training:  # the checkpointed run had already stopped
+            return 0
+        return max(0, self.config.epochs - self.completed_epochs)
+
+    def identity(self) -> dict:
+        """What a run must share with a checkpoint to resume from it.
+
+        The network's configuration, the training configuration (the number
+        of epochs aside, which a resumed run may change), the optimizer,
+        fingerprints of the training and evaluation data, and the settings
+        of the callbacks that shape the run (schedules, stopping rules).
+        """
+        if self._train is None:
+            raise RuntimeError("the run's identity needs its data: call fit first")
+        if self._data_identity is None:
+            val = self._validation
+            self._data_identity = {
+                "train": data_fingerprint(*self._train),
+                "validation": None if val is None else data_fingerprint(*val),
+            }
+        train = self.config.to_dict()
+        train.pop("epochs")
+        return {
+            "network": self.network.config.to_dict(),
+            "train": train,
+            "optimizer": repr(self.optimizer),
+            "data": self._data_identity,
+            "callbacks": [
+                {"class": type(cb).__name__, "config": cb.get_config()}
+                for cb in self.callbacks
+                if cb.get_config() is not None
+            ],
+        }
+
+    def state_dict(self) -> dict:
+        """The whole state of the run, for :func:`nndl.checkpoint.write_checkpoint`.
+
+        Valid between epochs, at the end of an epoch (from ``on_epoch_end``)
+        and after :class:`TrainingInterrupted`; not in the middle of the
+        mini-batch loop, where the optimizer and the generator are mid-way.
+        """
+        if self._phase == "batches":
+            raise RuntimeError(
+                "a checkpoint can be taken between epochs, in on_epoch_end or after "
+                "TrainingInterrupted, not in the middle of an epoch's mini-batches"
+            )
+        from . import __version__
+
+        identity = self.identity()
+        net, opt = self.network, self.optimizer
+        position = None
+        if self._position is not None:
+            next_batch, order = self._position
+            position = {"next_batch": next_batch, "order": order}
+        return {
+            "nndl_version": __version__,
+            "config_hash": config_hash(identity),
+            "identity": identity,
+            "network": {"config": net.config.to_dict(), "params": net.get_params()},
+            "train_config": self.config.to_dict(),
+            "optimizer": {"class": type(opt).__name__, "state": opt.state_dict()},
+            "epoch": self.epoch,
+            "completed_epochs": self.completed_epochs,
+            "position": position,
+            "learning_rate": self.learning_rate,
+            "stop_training": self.stop_training,
+            "rng": self.rng.bit_generator.state,
+            "history": self.history.records,
+            "callbacks": [
+                {"class": type(cb).__name__, "config": cb.get_config(), "state": cb.state_dict()}
+                for cb in self.callbacks[1:]
+                if cb.get_config() is not None or cb.state_dict() is not None
+            ],
+        }
+
+    def load_checkpoint(self, path) -> None:
+        """Take the state of the checkpoint at ``path`` (the data must be set: see ``fit``).
+
+        Raises CheckpointError when the file is corrupted or partial, or was
+        written by a run with another configuration or other data; the
+        message names what differs.
+        """
+        state = read_checkpoint(path)
+        try:
+            self._check_identity(state, path)
+            self.load_state_dict(state)
+        except (KeyError, TypeError, IndexError, AttributeError) as exc:
+            raise CheckpointError(
+                f"{path} is not a usable nndl checkpoint: its state is incomplete ({exc!r})"
+            ) from exc
+
+    def _check_identity(self, state: dict, path) -> None:
+        saved, now = state["identity"], self.identity()
+        if state["config_hash"] != config_hash(saved):
+            raise CheckpointError(f"{path} is corrupted: its configuration hash does not match")
+        if config_hash(now) == state["config_hash"]:
+            return
+        diffs = [
+            d
+            for part in saved.keys() | now.keys()
+            for d in _diff(saved.get(part), now.get(part), part)
+        ]
+        raise CheckpointError(
+            f"refusing to resume from {path}: it was written by a run with a different "
+            f"configuration (checkpoint -> now): {'; '.join(sorted(diffs))}"
+        )
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what :meth:`state_dict` returned (no identity check: see load_checkpoint)."""
+        self.network.set_params(state["network"]["params"])
+        opt = state["optimizer"]
+        if opt["class"] != type(self.optimizer).__name__:
+            raise CheckpointError(
+                f"the checkpoint's optimizer is {opt['class']}, this trainer's is "
+                f"{type(self.optimizer).__name__}"
+            )
+        self.optimizer.load_state_dict(opt["state"])
+        self.epoch = int(state["epoch"])
+        pos = state["position"]
+        if pos is None:
+            self._position, self._phase = None, "between"
+        else:
+            self._position = (int(pos["next_batch"]), np.asarray(pos["order"]))
+            self._phase = "paused"
+        self.learning_rate = float(state["learning_rate"])
+        self.stop_training = bool(state["stop_training"])
+        self.rng = _generator_from_state(state["rng"])
+        self.history.records = [dict(r) for r in state["history"]]
+        unused = list(self.callbacks[1:])
+        for entry in state["callbacks"]:
+            cb = next((c for c in unused if type(c).__name__ == entry["class"]), None)
+            if cb is None:
+                continue  # an observer (BatchMonitor, say) not used this time
+            unused.remove(cb)
+            if entry["state"] is not None:
+                cb.load_state_dict(entry["state"])
+
+    @classmethod
+    def resume(
+        cls, path, X, y, validation_data=None, *, callbacks=(), epochs=None, optimizer=None
+    ) -> Trainer:
+        """Rebuild the network and trainer of a checkpoint and train to the end.
+
+        The configuration comes from the file; pass the same data and the
+        same kinds of callbacks as the interrupted run (their state comes from
+        the file too). ``epochs`` changes the total number of epochs. Returns
+        the trainer: ``trainer.network`` is the trained network,
+        ``trainer.history`` the whole history.
+        """
+        state = read_checkpoint(path)
+        try:
+            net = Network.from_config(state["network"]["config"], seed=0)
+            cfg = dict(state["train_config"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(f"{path} is not a usable nndl checkpoint: {exc}") from exc
+        if epochs is not None:
+            cfg["epochs"] = epochs
+        trainer = cls(net, TrainConfig.from_dict(cfg), callbacks=callbacks, optimizer=optimizer)
+        trainer.fit(X, y, validation_data, resume_from=path)
+        return trainer
+
+
+def _diff(a, b, path: str) -> list[str]:
+    """Readable differences between two JSON-like values, as "path: old -> new" lines."""
+    if a == b:
+        return []
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [
+            d for k in sorted(a.keys() | b.keys()) for d in _diff(a.get(k), b.get(k), f"{path}.{k}")
+        ]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [
+            d
+            for i, (x, y) in enumerate(zip(a, b, strict=True))
+            for d in _diff(x, y, f"{path}[{i}]")
+        ]
+    if isinstance(a, list) and isinstance(b, list):  # callbacks added or removed: name them
+
+        def names(xs):
+            return [x.get("class", x) if isinstance(x, dict) else x for x in xs]
+
+        return [f"{path}: {names(a)!r} -> {names(b)!r}"]
+    if isinstance(a, str) and isinstance(b, str) and max(len(a), len(b)) > 40:
+        return [f"{path} differs"]  # digests: the values say nothing to a reader
+    return [f"{path}: {a!r} -> {b!r}"]
+
+
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+def _generator_from_state(state: dict) -> np.random.Generator:
+    """A Generator whose bit generator has exactly ``state`` (names from a fixed list)."""
+    name = state["bit_generator"]
+    if name not in _BIT_GENERATORS:
+        raise CheckpointError(f"unknown bit generator {name!r} in checkpoint")
+    bitgen = getattr(np.random, name)()
+    bitgen.state = state
+    return np.random.Generator(bitgen)
 
 
 def fit(
@@ -318,3 +685,8 @@ def fit(
     """
     trainer = Trainer(network, callbacks=callbacks, optimizer=optimizer, **config)
     return trainer.fit(X, y, validation_data)
+
+
+def resume(path, X, y, validation_data=None, **kwargs) -> Trainer:
+    """Continue the run saved in a checkpoint: :meth:`Trainer.resume`."""
+    return Trainer.resume(path, X, y, validation_data, **kwargs)
