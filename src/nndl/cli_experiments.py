@@ -1,0 +1,175 @@
+"""The ``nndl experiment`` and ``nndl report`` commands (click), registered by ``nndl.cli``.
+
+::
+
+    nndl experiment list
+    nndl experiment run overfitting                 # the book's settings, one seed
+    nndl experiment run cross_entropy --seeds 5     # means, spread, 95% CIs, t-tests
+    nndl experiment run all --quick                 # every experiment in seconds (smoke test)
+    nndl experiment run all                         # the whole chapter, then the HTML report
+    nndl report nndl-results                        # rebuild nndl-results/index.html
+
+The experiments and the report are imported inside the commands, so
+registering them costs nothing when ``nndl`` starts.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+
+__all__ = ["experiment", "register", "report"]
+
+DEFAULT_OUT = "nndl-results"
+
+
+def _friendly(fn):
+    """Turn the library's clear errors into one line on stderr and exit status 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from .training import DivergenceError
+
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, TypeError, FileNotFoundError, ImportError, DivergenceError) as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper
+
+
+@click.group("experiment")
+def experiment():
+    """The chapter's experiments, each checked against the book's results."""
+
+
+@experiment.command("list")
+def list_experiments():
+    """List the experiments, what each reproduces, and whether it can run here."""
+    from .experiments import EXPERIMENTS, availability
+
+    width = max(len(n) for n in EXPERIMENTS)
+    for name, info in EXPERIMENTS.items():
+        ok, why = availability(name)
+        line = f"{name:<{width}}  {info.summary}"
+        if not ok:
+            line += f"  [unavailable: {why}]"
+        click.echo(line)
+
+
+@experiment.command("run")
+@click.argument("names", nargs=-1, required=True, metavar="NAME... | all")
+@click.option("--quick", is_flag=True, help="Small slice, few epochs: seconds each, not judged.")
+@click.option(
+    "--seeds",
+    type=click.IntRange(1, 100),
+    default=None,
+    help="Seeds per configuration (default: 1, or the experiment's own default).",
+)
+@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="First seed.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=DEFAULT_OUT,
+    show_default=True,
+    help="Results folder (one sub-folder per experiment).",
+)
+@click.option(
+    "--data",
+    type=click.Choice(["auto", "mnist", "digits"]),
+    default="auto",
+    show_default=True,
+    help="auto: MNIST (fetched if needed); quick runs use the 8x8 digits unless MNIST is cached.",
+)
+@click.option(
+    "--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True
+)
+@click.option(
+    "--svm-max-size",
+    type=click.IntRange(0),
+    default=None,
+    help="more_data: largest training set for the SVM (default 50000, the book's; 0: no SVM).",
+)
+@click.option(
+    "--report/--no-report",
+    default=True,
+    show_default=True,
+    help="Rebuild OUT/index.html afterwards.",
+)
+@click.option("--strict", is_flag=True, help="Exit with status 1 if any verdict fails.")
+@_friendly
+def run(names, quick, seeds, seed, out, data, dtype, svm_max_size, report, strict):
+    """Run experiments by NAME (see `nndl experiment list`), or `all` of them.
+
+    Each writes OUT/NAME/results.json (settings, seeds, per-epoch numbers,
+    verdicts, wall time) and its figures as PNG, and prints its table: our
+    result, the book's, and the verdict with the tolerance it used.
+    """
+    from .experiments import (
+        EXPERIMENTS,
+        Settings,
+        format_summary,
+        get_experiment,
+        run_all,
+    )
+
+    options = {}
+    if svm_max_size is not None:
+        options["svm_max_size"] = svm_max_size
+    settings = Settings(
+        quick=quick, seeds=seeds, seed=seed, out=out, data=data, dtype=dtype, options=options
+    ).validate()
+    if "all" in names:
+        if len(names) > 1:
+            raise click.UsageError("give experiment names or 'all', not both")
+        selected = list(EXPERIMENTS)
+    else:
+        selected = [get_experiment(n).name for n in names]
+    result = run_all(settings, selected)
+    click.echo(format_summary(result["summary"]))
+    if report:
+        from .report import build_report
+
+        page = build_report(settings.out)
+        click.echo(f"report: {page}")
+    failed = [r["name"] for r in result["summary"]["experiments"] if r["failed"]]
+    problems = list(result["unavailable"]) + list(result["errors"])
+    if result["errors"]:
+        for name, err in result["errors"].items():
+            click.echo(f"nndl: error in {name}: {err}", err=True)
+    if result["unavailable"] and len(selected) == 1:
+        name, why = next(iter(result["unavailable"].items()))
+        raise click.ClickException(f"experiment {name!r} is unavailable: {why}")
+    if result["errors"] or (strict and (failed or problems)):
+        sys.exit(1)
+
+
+@click.command("report")
+@click.argument("folder", type=click.Path(file_okay=False), default=DEFAULT_OUT)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to write the page (default FOLDER/index.html; elsewhere needs --embed).",
+)
+@click.option("--embed", is_flag=True, help="Inline the figures: one self-contained HTML file.")
+@_friendly
+def report(folder, output, embed):
+    """Write one static HTML page over a results FOLDER (default nndl-results).
+
+    Every experiment's figures, its table against the book, its settings,
+    seeds and wall time; readable offline.
+    """
+    from .report import build_report
+
+    page = build_report(folder, output, embed=embed)
+    click.echo(str(page))
+
+
+def register(group: click.Group) -> None:
+    """Add ``experiment`` and ``report`` to the main ``nndl`` command group."""
+    group.add_command(experiment)
+    group.add_command(report)

@@ -1,0 +1,248 @@
+"""The chapter's experiments, one module each, sharing :mod:`nndl.experiments.runner`.
+
+>>> from nndl.experiments import EXPERIMENTS, run_experiment, Settings
+>>> sorted(EXPERIMENTS)[:3]
+['broad_strategy', 'cross_entropy', 'dropout']
+>>> res = run_experiment("softmax", Settings(quick=True, out="/tmp/r"))   # doctest: +SKIP
+
+Every experiment module defines ``TITLE``, ``BOOK`` (the book's result in a
+sentence), ``run(ctx)`` and optionally ``DEFAULT_SEEDS`` and ``REQUIRES``
+(``"module"`` or ``"module:name"`` entries it needs beyond the core; when one
+is missing the experiment is
+listed as unavailable with the reason, never faked). Modules are imported
+only when an experiment runs, so listing them is cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._io import atomic_write_json
+from .runner import Context, Settings, cancel_background, format_table
+
+__all__ = [
+    "EXPERIMENTS",
+    "ExperimentInfo",
+    "Settings",
+    "availability",
+    "format_summary",
+    "format_table",
+    "get_experiment",
+    "run_all",
+    "run_experiment",
+    "summarize_run",
+]
+
+
+@dataclass(frozen=True)
+class ExperimentInfo:
+    """A registry entry: the name, its module and a one-line summary."""
+
+    name: str
+    module: str
+    summary: str
+
+    def load(self):
+        return importlib.import_module(f"{__name__}.{self.module}")
+
+
+#: Every experiment, in the chapter's order. ``nndl experiment run all`` runs them in this order.
+EXPERIMENTS: dict[str, ExperimentInfo] = {
+    e.name: e
+    for e in (
+        ExperimentInfo(
+            "slowdown", "slowdown", "one sigmoid neuron: quadratic vs cross-entropy, four runs"
+        ),
+        ExperimentInfo(
+            "cross_entropy",
+            "cross_entropy",
+            "cross-entropy vs quadratic on MNIST, 30 and 100 hidden",
+        ),
+        ExperimentInfo(
+            "overfitting", "overfitting", "1,000 images, 400 epochs: the four curves of overfitting"
+        ),
+        ExperimentInfo(
+            "regularization", "regularization", "L2 on 1,000 images and on the full training set"
+        ),
+        ExperimentInfo(
+            "more_data", "more_data", "accuracy vs training-set size, network and SVM, extrapolated"
+        ),
+        ExperimentInfo(
+            "weight_init", "weight_init", "default N(0, 1/n_in) vs large N(0, 1) initialization"
+        ),
+        ExperimentInfo(
+            "learning_rate", "learning_rate", "training cost for eta = 0.025, 0.25 and 2.5"
+        ),
+        ExperimentInfo(
+            "broad_strategy",
+            "broad_strategy",
+            "the hyper-parameter walk-through from chance to signal",
+        ),
+        ExperimentInfo(
+            "expanded_data", "expanded_data", "one-pixel shifts, rotations, elastic distortions"
+        ),
+        ExperimentInfo(
+            "dropout", "dropout", "dropout with and without L2 on an overfitting network"
+        ),
+        ExperimentInfo(
+            "softmax", "softmax", "softmax activations against one z, and temperature c"
+        ),
+        ExperimentInfo(
+            "techniques",
+            "techniques",
+            "early stopping, plateau schedule, momentum, Nesterov, tanh, ReLU, L1 vs plain",
+        ),
+    )
+}
+
+
+def get_experiment(name: str) -> ExperimentInfo:
+    """The registry entry for ``name``; a clear error lists the known names."""
+    try:
+        return EXPERIMENTS[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown experiment {name!r}; expected one of {', '.join(EXPERIMENTS)} (or 'all')"
+        ) from None
+
+
+def availability(name: str) -> tuple[bool, str]:
+    """(True, "") when the experiment can run, else (False, the reason)."""
+    info = get_experiment(name)
+    try:
+        mod = info.load()
+    except ImportError as exc:
+        return False, f"cannot import its module: {exc}"
+    for req in getattr(mod, "REQUIRES", ()):
+        module, _, attr = req.partition(":")
+        try:
+            found = importlib.import_module(module)
+        except ImportError as exc:
+            return False, f"needs {module}, which is not available ({exc})"
+        if attr and not hasattr(found, attr):
+            return False, f"needs {module}.{attr}, which does not exist yet"
+    return True, ""
+
+
+def run_experiment(name: str, settings: Settings | None = None) -> dict:
+    """Run one experiment; write its results and figures; return the results dict."""
+    settings = (settings or Settings()).validate()
+    info = get_experiment(name)
+    ok, why = availability(name)
+    if not ok:
+        raise RuntimeError(f"experiment {name!r} is unavailable: {why}")
+    mod = info.load()
+    ctx = Context(name, mod.TITLE, settings, default_seeds=getattr(mod, "DEFAULT_SEEDS", 1))
+    ctx.set_config(book=mod.BOOK)
+    try:
+        mod.run(ctx)
+    except BaseException as exc:
+        # Keep what was measured: the runs are often the expensive part.
+        ctx.error = f"{type(exc).__name__}: {exc}"
+        ctx.finish()
+        raise
+    return ctx.finish()
+
+
+def run_all(settings: Settings | None = None, names=None) -> dict:
+    """Run every available experiment (or ``names``); the results come in the chapter's order.
+
+    Experiments with a ``prefetch(settings)`` hook (more_data: the SVM fits)
+    start their slow part in a second process first and run last.
+
+    Returns ``{"results": {name: result}, "unavailable": {name: reason},
+    "errors": {name: message}, "wall_time_s": total}``; one experiment's
+    failure is recorded and the others still run.
+    """
+    settings = (settings or Settings()).validate()
+    names = list(EXPERIMENTS) if names is None else [get_experiment(n).name for n in names]
+    t0 = time.perf_counter()
+    results, unavailable, errors = {}, {}, {}
+    ready = []
+    for name in names:
+        ok, why = availability(name)
+        if ok:
+            ready.append(name)
+        else:
+            unavailable[name] = why
+    try:
+        # Slow independent work (the SVM fits) starts now, in a second process,
+        # and the experiments that wait for it run last, so that it overlaps
+        # as much of the rest as possible.
+        waiting = []
+        for name in ready:
+            prefetch = getattr(get_experiment(name).load(), "prefetch", None)
+            if prefetch is not None:
+                prefetch(settings)
+                waiting.append(name)
+        for name in [n for n in ready if n not in waiting] + waiting:
+            try:
+                results[name] = run_experiment(name, settings)
+            except Exception as exc:  # one experiment's failure must not stop the others
+                errors[name] = f"{type(exc).__name__}: {exc}"
+    finally:
+        cancel_background()
+    results = {n: results[n] for n in names if n in results}  # the chapter's order
+    out = {
+        "results": results,
+        "unavailable": unavailable,
+        "errors": errors,
+        "wall_time_s": time.perf_counter() - t0,
+    }
+    out["summary"] = summarize_run(out, settings)
+    atomic_write_json(Path(settings.out) / "summary.json", out["summary"], indent=1)
+    return out
+
+
+def summarize_run(run: dict, settings: Settings) -> dict:
+    """One row per experiment: verdict counts and wall time (``summary.json``)."""
+    rows = []
+    for name, res in run["results"].items():
+        checks = res.get("checks", [])
+        rows.append(
+            {
+                "name": name,
+                "title": res.get("title", name),
+                "passed": sum(c["passed"] is True for c in checks),
+                "failed": sum(c["passed"] is False for c in checks),
+                "not_judged": sum(c["passed"] is None for c in checks),
+                "failures": [c["label"] for c in checks if c["passed"] is False],
+                "wall_time_s": res.get("wall_time_s"),
+                "data": res.get("data"),
+                "seeds": res.get("seeds"),
+                "quick": res.get("quick"),
+            }
+        )
+    return {
+        "settings": settings.to_dict(),
+        "experiments": rows,
+        "unavailable": run["unavailable"],
+        "errors": run["errors"],
+        "wall_time_s": run["wall_time_s"],
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }
+
+
+def format_summary(summary: dict) -> str:
+    """The closing table of ``run all``: one line per experiment."""
+    lines = [
+        "",
+        "== summary",
+        f"{'experiment':<16} {'pass':>4} {'fail':>4} {'other':>5} {'time':>8}",
+    ]
+    for r in summary["experiments"]:
+        lines.append(
+            f"{r['name']:<16} {r['passed']:>4} {r['failed']:>4} {r['not_judged']:>5} "
+            f"{r['wall_time_s']:>7.1f}s"
+            + (f"  failed: {'; '.join(r['failures'])}" if r["failures"] else "")
+        )
+    for name, why in summary["unavailable"].items():
+        lines.append(f"{name:<16} unavailable: {why}")
+    for name, err in summary["errors"].items():
+        lines.append(f"{name:<16} error: {err}")
+    minutes = summary["wall_time_s"] / 60
+    lines.append(f"total wall time {summary['wall_time_s']:.0f} s ({minutes:.1f} min)")
+    return "\n".join(lines)

@@ -1,0 +1,138 @@
+"""Overfitting: [784, 30, 10] on the first 1,000 training images for 400 epochs.
+
+eta 0.5, mini-batch 10, cross-entropy, the large N(0, 1) initialization,
+evaluated on the 10,000 test images after every epoch. The four curves of
+the book: the training cost keeps falling, the test accuracy stops improving
+(near epoch 280 in the book, at about 82.3%), the test cost is lowest early
+(near epoch 15) and then rises, and the training accuracy reaches 100%: past
+a point the network learns the peculiarities of its 1,000 images, not digits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+TITLE = "Overfitting on 1,000 training images"
+BOOK = (
+    "test accuracy stops improving near epoch 280 at about 82.3%; test cost lowest near "
+    "epoch 15; training accuracy 100%; training cost keeps falling"
+)
+
+N_TRAIN = 1000
+EPOCHS = 400
+ETA = 0.5
+
+
+def train_small(ctx, label: str, *, l2: float, seed: int, epochs: int, monitor=None):
+    """The chapter's small-data run (shared with the L2 experiment)."""
+    splits = ctx.data()
+    train = splits.train.head(ctx.pick(N_TRAIN, 200))
+    test = splits.test
+    n_in = train.X.shape[1]
+    return ctx.train(
+        label,
+        [n_in, 30, 10],
+        train.X,
+        train.y,
+        seed=seed,
+        evaluation=(test.X, test.y),
+        monitor=monitor or ["loss", "accuracy", "val_loss", "val_accuracy"],
+        network={"initializer": "large"},
+        epochs=epochs,
+        mini_batch_size=10,
+        learning_rate=ETA,
+        l2=l2,
+    )
+
+
+def plateau_gain(acc, epoch: int) -> float:
+    """How much the best accuracy rose after ``epoch`` (0 if it never did)."""
+    acc = np.asarray(acc, dtype=float)
+    if epoch >= len(acc):
+        return 0.0
+    return max(0.0, float(acc[epoch:].max() - acc[:epoch].max()))
+
+
+def run(ctx) -> None:
+    epochs = ctx.pick(EPOCHS, 6)
+    ctx.set_config(
+        n_train=ctx.pick(N_TRAIN, 200),
+        epochs=epochs,
+        learning_rate=ETA,
+        sizes="[784, 30, 10]",
+        initializer="large",
+        evaluation="test data",
+    )
+    label = "no regularization"
+    stop_epoch = min(280, epochs - 1)
+    for seed in ctx.seeds:
+        h = train_small(ctx, label, l2=0.0, seed=seed, epochs=epochs).history
+        acc, tcost = np.array(h["val_accuracy"]), np.array(h["val_loss"])
+        cost = np.array(h["loss"])
+        best_cost_epoch = int(np.argmin(tcost))
+        ctx.metric("final test accuracy", acc[-1], unit="%")
+        ctx.metric("best test accuracy", acc.max(), unit="%")
+        ctx.metric("epoch of best test accuracy", int(np.argmax(acc)))
+        ctx.metric("gain after epoch 280", plateau_gain(acc, stop_epoch), unit="%")
+        ctx.metric("epoch of lowest test cost", best_cost_epoch)
+        ctx.metric("final training accuracy", h["accuracy"][-1], unit="%")
+        ctx.metric("training cost at lowest test cost", cost[best_cost_epoch])
+        ctx.metric("final training cost", cost[-1])
+
+    ctx.check_close("final test accuracy", "final test accuracy", 82.3, 2.0)
+    gain = ctx.value("gain after epoch 280")
+    ctx.check(
+        "test accuracy stops improving",
+        ours=(
+            f"best at epoch {ctx.shown('epoch of best test accuracy')}; +{100 * gain:.2f} "
+            f"points after epoch {stop_epoch}"
+        ),
+        book="stops near epoch 280",
+        passed=gain < 0.005,
+        rule=f"best accuracy rises by under 0.5 points after epoch {stop_epoch}",
+    )
+    first = ctx.value("epoch of lowest test cost")
+    falls = ctx.value("final training cost") < ctx.value("training cost at lowest test cost")
+    ctx.check(
+        "test cost lowest early, training cost falls",
+        ours=(
+            f"lowest test cost at epoch {ctx.shown('epoch of lowest test cost')}; training "
+            f"cost {ctx.value('training cost at lowest test cost'):.3g} then -> "
+            f"{ctx.value('final training cost'):.3g}"
+        ),
+        book="test cost lowest near epoch 15",
+        passed=first < 40 and falls,
+        rule="test cost lowest before epoch 40 while training cost keeps falling",
+    )
+    ctx.check_close(
+        "final training accuracy", "final training accuracy", 100.0, 0.1, what="training accuracy"
+    )
+    _figures(ctx, label, epochs)
+
+
+def _figures(ctx, label: str, epochs: int) -> None:
+    plt = ctx.pyplot()
+    fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
+    late = 200 if epochs > 200 else 0
+    panels = [
+        (axes[0, 0], "loss", 1, f"training cost (epochs {late}-{epochs - 1})", late),
+        (axes[0, 1], "val_accuracy", 100, f"test accuracy % (epochs {late}-{epochs - 1})", late),
+        (axes[1, 0], "val_loss", 1, "test cost", 0),
+        (axes[1, 1], "accuracy", 100, "training accuracy %", 0),
+    ]
+    for ax, key, scale, title, start in panels:
+        arr = ctx.curves(label, key) * scale
+        x = np.arange(arr.shape[1])
+        for row in arr:
+            ax.plot(x[start:], row[start:], lw=1)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    fig.suptitle("Overfitting: [784, 30, 10] on 1,000 images, eta 0.5, no regularization")
+    fig.tight_layout()
+    ctx.figure(
+        "four_curves",
+        fig,
+        "The book's four curves: training cost, test accuracy, test cost, training accuracy "
+        "(one line per seed).",
+    )

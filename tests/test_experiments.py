@@ -1,0 +1,356 @@
+"""The experiments' shared runner, every experiment's quick run, and the CLI commands.
+
+The quick runs use scikit-learn's 8x8 digits (no download): the same code
+path as the full reproductions on a small slice with few epochs. They check
+that every experiment runs, writes its JSON and PNG files and prints its
+table; they never check the book's numbers (tests/test_experiments_full.py
+does, marked slow).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+
+import numpy as np
+import pytest
+
+from nndl.experiments import (
+    EXPERIMENTS,
+    Settings,
+    availability,
+    get_experiment,
+    run_all,
+    run_experiment,
+    runner,
+)
+from nndl.experiments.more_data import fit_power_law, predict_power_law
+from nndl.experiments.runner import (
+    Context,
+    format_value,
+    summarize,
+    t_quantile,
+    welch_test,
+)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+QUICK_DIR = "nndl-quick-results"
+
+
+def quick_results(tmp_path_factory) -> tuple:
+    """Every experiment's quick run, once per session (test_report.py reuses the folder)."""
+    out = tmp_path_factory.getbasetemp() / QUICK_DIR
+    log = out / "printed.txt"
+    if not (out / "summary.json").exists():
+        buf = io.StringIO()
+        settings = Settings(quick=True, data="digits", seeds=1, out=out, stream=buf)
+        run = run_all(settings)
+        log.write_text(buf.getvalue(), encoding="utf-8")
+        assert not run["errors"], run["errors"]
+        assert not run["unavailable"], run["unavailable"]
+    return out, log.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    return quick_results(tmp_path_factory)
+
+
+# ------------------------------------------------------------------ quick runs
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_quick_run_writes_results_figures_and_table(quick, name):
+    out, printed = quick
+    res = json.loads((out / name / "results.json").read_text())
+    assert res["name"] == name and res["quick"] is True
+    assert res["error"] is None
+    assert res["checks"], "an experiment states at least one result"
+    assert res["wall_time_s"] > 0
+    assert res["settings"]["quick"] is True and res["seeds"] == [0]
+    # Quick runs are never judged against the book.
+    assert all(c["passed"] is None for c in res["checks"])
+    assert res["figures"], "every experiment draws at least one figure"
+    for fig in res["figures"]:
+        data = (out / name / fig["file"]).read_bytes()
+        assert data.startswith(PNG_MAGIC) and len(data) > 2000
+    # No temporary files left behind by the atomic writes.
+    assert not [p for p in (out / name).iterdir() if p.name.endswith(".tmp")]
+    # The printed table: a header per experiment and a row per check.
+    assert f"== {name}: " in printed
+    block = printed.split(f"== {name}: ", 1)[1]
+    assert "verdict (tolerance)" in block.splitlines()[1]
+    assert res["checks"][0]["label"].split()[0] in block
+
+
+def test_run_all_summary(quick):
+    out, _ = quick
+    summary = json.loads((out / "summary.json").read_text())
+    assert [r["name"] for r in summary["experiments"]] == list(EXPERIMENTS)
+    assert summary["errors"] == {} and summary["wall_time_s"] > 0
+    assert all(r["failed"] == 0 for r in summary["experiments"])
+
+
+def test_training_runs_are_recorded_per_epoch(quick):
+    out, _ = quick
+    res = json.loads((out / "overfitting" / "results.json").read_text())
+    (run,) = res["runs"]["no regularization"]
+    h = run["history"]
+    assert len(h["val_accuracy"]) == len(h["loss"]) == run["epochs_run"] == 6
+    assert run["network"]["initializer"] == "large"
+    assert run["train"]["learning_rate"] == 0.5 and run["seed"] == 0
+
+
+def test_seeds_give_statistics_and_comparisons(tmp_path):
+    buf = io.StringIO()
+    res = run_experiment(
+        "dropout", Settings(quick=True, data="digits", seeds=3, seed=5, out=tmp_path, stream=buf)
+    )
+    assert res["seeds"] == [5, 6, 7]
+    m = res["metrics"]["none"]
+    assert m["n"] == 3 and m["std"] is not None
+    lo, hi = m["ci95"]
+    assert lo < m["mean"] < hi
+    comp = res["comparisons"][0]
+    assert "Welch t-test" in comp["verdict"] and comp["test"]["df"] is not None
+    assert "95% CI" in buf.getvalue() and "n=3" in buf.getvalue()
+    # The three seeds are different runs.
+    finals = [r["history"]["test_accuracy_every"][-1] for r in res["runs"]["dropout 0.5"]]
+    weights_differ = len({round(v, 6) for v in finals}) > 1 or m["std"] > 0
+    assert weights_differ
+
+
+def test_same_seed_same_result(tmp_path):
+    a = run_experiment(
+        "learning_rate", Settings(quick=True, data="digits", out=tmp_path / "a", verbose=False)
+    )
+    b = run_experiment(
+        "learning_rate", Settings(quick=True, data="digits", out=tmp_path / "b", verbose=False)
+    )
+    assert a["metrics"] == b["metrics"]
+
+
+def test_failed_experiment_keeps_partial_results(tmp_path, monkeypatch):
+    mod = get_experiment("softmax").load()
+
+    def broken(ctx):
+        ctx.metric("something", 0.5)
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(mod, "run", broken)
+    with pytest.raises(ZeroDivisionError):
+        run_experiment("softmax", Settings(quick=True, out=tmp_path, verbose=False))
+    res = json.loads((tmp_path / "softmax" / "results.json").read_text())
+    assert res["error"] == "ZeroDivisionError: boom"
+    assert res["metrics"]["something"]["values"] == [0.5]
+    # run_all records the error and carries on with the others.
+    run = run_all(
+        Settings(quick=True, data="digits", out=tmp_path, verbose=False), ["softmax", "slowdown"]
+    )
+    assert "boom" in run["errors"]["softmax"] and "slowdown" in run["results"]
+
+
+def test_unavailable_experiment_is_reported_not_faked(tmp_path, monkeypatch):
+    mod = get_experiment("techniques").load()
+    monkeypatch.setattr(mod, "REQUIRES", ("nndl.callbacks:NoSuchCallback",))
+    ok, why = availability("techniques")
+    assert not ok and "NoSuchCallback" in why
+    with pytest.raises(RuntimeError, match="unavailable"):
+        run_experiment("techniques", Settings(quick=True, out=tmp_path, verbose=False))
+    monkeypatch.setattr(mod, "REQUIRES", ("no_such_module_xyz",))
+    assert availability("techniques")[0] is False
+    run = run_all(Settings(quick=True, out=tmp_path, verbose=False), ["techniques"])
+    assert "techniques" in run["unavailable"]
+
+
+def test_bad_names_and_settings():
+    with pytest.raises(ValueError, match=r"unknown experiment 'nope'.*overfitting"):
+        get_experiment("nope")
+    with pytest.raises(ValueError, match="seeds must be an integer >= 1"):
+        Settings(seeds=0).validate()
+    with pytest.raises(ValueError, match="data must be one of"):
+        Settings(data="cifar").validate()
+    with pytest.raises(ValueError, match="dtype"):
+        Settings(dtype="float16").validate()
+
+
+def test_auto_data_source(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNDL_DATA_DIR", str(tmp_path / "empty-cache"))
+    assert runner.resolve_data_source(Settings(quick=True)) == "digits"
+    assert runner.resolve_data_source(Settings(quick=False)) == "mnist"
+    assert runner.resolve_data_source(Settings(quick=True, data="mnist")) == "mnist"
+
+
+# --------------------------------------------------------------- statistics
+def test_summarize_mean_std_and_t_interval():
+    s = summarize([1.0, 2.0, 3.0, 4.0])
+    assert s["mean"] == 2.5 and s["n"] == 4
+    assert s["std"] == pytest.approx(math.sqrt(5 / 3))
+    half = 3.182446305284263 * s["std"] / 2  # t_{0.975, 3}
+    assert s["ci95"] == pytest.approx([2.5 - half, 2.5 + half], rel=1e-9)
+    one = summarize([0.9])
+    assert one["std"] is None and one["ci95"] is None
+
+
+def test_t_quantile_table_matches_scipy(monkeypatch):
+    exact = [t_quantile(df) for df in (1, 2, 5, 10, 30)]
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_scipy(name, *args, **kwargs):
+        if name == "scipy" or name.startswith("scipy."):
+            raise ImportError("scipy hidden for this test")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_scipy)
+    table = [t_quantile(df) for df in (1, 2, 5, 10, 30)]
+    assert table == pytest.approx(exact, abs=1e-3)
+    assert t_quantile(2.7) == pytest.approx(4.303)  # rounds df down: the wider interval
+    assert t_quantile(500) == 1.96
+    res = welch_test([1.0, 1.1, 0.9], [2.0, 2.2, 1.9])
+    assert res["p"] is None and res["significant"] is True
+
+
+def test_welch_test_against_scipy():
+    from scipy import stats
+
+    a = [0.951, 0.948, 0.955, 0.950]
+    b = [0.962, 0.958, 0.965]
+    res = welch_test(a, b)
+    ref = stats.ttest_ind(a, b, equal_var=False)
+    assert res["t"] == pytest.approx(ref.statistic)
+    assert res["p"] == pytest.approx(ref.pvalue)
+    assert res["significant"] is True
+    assert res["ci95"][0] < res["diff"] < res["ci95"][1] < 0
+    noisy = welch_test([0.95, 0.96, 0.94], [0.951, 0.949, 0.955])
+    assert noisy["significant"] is False
+    assert welch_test([0.9], [0.8])["significant"] is None
+
+
+def _ctx(tmp_path, quick=False):
+    return Context("unit", "unit test", Settings(out=tmp_path, quick=quick, verbose=False))
+
+
+def test_check_close_and_compare_verdicts(tmp_path):
+    ctx = _ctx(tmp_path)
+    for v in (0.9540, 0.9552, 0.9561):
+        ctx.metric("acc", v, unit="%")
+    ok = ctx.check_close("acc", "acc", 95.49, 0.5)
+    assert ok.passed is True and "within 0.5 points of the book's 95.49%" in ok.verdict
+    bad = ctx.check_close("acc", "acc", 97.0, 0.5)
+    assert bad.passed is False and bad.verdict.startswith("FAIL")
+    floor = ctx.check_close("acc", "acc", 96.2, 0.5, at_least=True)
+    assert floor.passed is False and "no more than 0.5 points below" in floor.verdict
+    for v in (0.9700, 0.9712, 0.9705):
+        ctx.metric("better", v, unit="%")
+    comp = ctx.compare("better vs acc", "better", "acc")
+    assert "better is better" in comp["verdict"] and "larger than the noise" in comp["verdict"]
+    for v in (0.9541, 0.9555, 0.9549):
+        ctx.metric("same", v, unit="%")
+    assert "within the noise" in ctx.compare("same vs acc", "same", "acc")["verdict"]
+    # In a quick run nothing is judged.
+    q = _ctx(tmp_path, quick=True)
+    q.metric("acc", 0.5, unit="%")
+    assert q.check_close("acc", "acc", 95.49, 0.5).passed is None
+
+
+def test_results_json_has_no_nan(tmp_path):
+    ctx = _ctx(tmp_path)
+    ctx.metric("x", float("nan"))
+    ctx.set_config(weird=[np.float64("inf"), np.int64(3), np.bool_(True)])
+    res = ctx.finish()
+    text = (tmp_path / "unit" / "results.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert res["config"]["weird"] == [None, 3, True]
+
+
+def test_format_value():
+    assert format_value(0.95492, "%") == "95.49%"
+    assert format_value(12) == "12"
+    assert format_value(None) == "-"
+    assert format_value(2.5e-5) == "2.5e-05"
+
+
+# ---------------------------------------------------------- power-law fit
+def test_power_law_fit_recovers_known_curve():
+    sizes = [100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000]
+    true = {"a": 0.02, "b": 3.0, "c": 0.55}
+    acc = 1 - (true["a"] + true["b"] * np.asarray(sizes, dtype=float) ** -true["c"])
+    fit = fit_power_law(sizes, acc)
+    assert fit["a"] == pytest.approx(0.02, abs=2e-3)
+    assert fit["c"] == pytest.approx(0.55, abs=0.02)
+    assert fit["asymptotic_accuracy"] == pytest.approx(0.98, abs=2e-3)
+    assert predict_power_law(fit, [50_000])[0] == pytest.approx(acc[-1], abs=1e-3)
+    with pytest.raises(ValueError, match="at least 3 sizes"):
+        fit_power_law([100, 200], [0.5, 0.6])
+
+
+# --------------------------------------------------------- background jobs
+def test_background_job_runs_in_another_process():
+    job = runner.BackgroundJob(
+        "nndl.experiments.more_data:fit_power_law",
+        {"sizes": [100, 1000, 10_000], "accuracies": [0.7, 0.85, 0.93]},
+    )
+    res = job.result()
+    assert 0.93 <= res["asymptotic_accuracy"] <= 1.0
+    bad = runner.BackgroundJob("nndl.experiments.more_data:fit_power_law", {"sizes": [1]})
+    with pytest.raises(RuntimeError, match="failed"):
+        bad.result()
+    slow = runner.BackgroundJob("time:sleep", {"secs": 30})
+    slow.cancel()
+    assert slow.proc.returncode is not None
+
+
+# ---------------------------------------------------------------------- CLI
+@pytest.fixture
+def cli():
+    click = pytest.importorskip("click")
+    from click.testing import CliRunner
+
+    from nndl.cli_experiments import register
+
+    @click.group()
+    def group():
+        pass
+
+    register(group)
+    return CliRunner(), group
+
+
+def test_cli_list(cli):
+    runner_, group = cli
+    r = runner_.invoke(group, ["experiment", "list"])
+    assert r.exit_code == 0
+    for name in EXPERIMENTS:
+        assert name in r.output
+
+
+def test_cli_run_and_report(cli, tmp_path):
+    runner_, group = cli
+    out = tmp_path / "res"
+    r = runner_.invoke(
+        group,
+        [
+            "experiment",
+            "run",
+            "softmax",
+            "slowdown",
+            "--quick",
+            "--data",
+            "digits",
+            "--out",
+            str(out),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "== softmax: " in r.output and "== summary" in r.output
+    assert (out / "softmax" / "results.json").exists() and (out / "index.html").exists()
+    (out / "index.html").unlink()
+    r = runner_.invoke(group, ["report", str(out)])
+    assert r.exit_code == 0 and (out / "index.html").exists()
+    r = runner_.invoke(group, ["experiment", "run", "nope", "--out", str(out)])
+    assert r.exit_code != 0 and "unknown experiment 'nope'" in r.output
+    r = runner_.invoke(group, ["experiment", "run", "--quick", "--seeds", "0", "softmax"])
+    assert r.exit_code != 0 and "--seeds" in r.output
+    r = runner_.invoke(group, ["report", str(tmp_path / "missing")])
+    assert r.exit_code != 0 and "does not exist" in r.output
