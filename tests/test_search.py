@@ -500,7 +500,7 @@ def test_search_command(tmp_path):
     assert "Traceback" not in res.output
 
 
-def test_early_stopping_option(digits):
+def test_early_stopping_option(digits, tmp_path):
     import warnings
 
     train, val, _ = digits
@@ -515,8 +515,18 @@ def test_early_stopping_option(digits):
     # stopped early, and the value is the best epoch's (restored) accuracy
     assert trial.user_attrs["epochs_run"] < 30
     assert trial.value == pytest.approx(max(trial.intermediate_values.values()))
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         doc = best_config(trial.user_attrs["options"], 64, 10)
-    written = doc["training"].get("early_stopping") or doc.get("early_stopping")
-    assert written or any("early stopping" in str(w.message) for w in caught)
+    assert doc["control"] == {"early_stopping": 2}
+    # nndl train reads it back, early stopping included.
+    from nndl.cli import control_callbacks, resolve_run_config
+
+    cfg = resolve_run_config({}, _write_json(tmp_path / "best.json", doc))
+    (stopper,) = control_callbacks(cfg["control"])
+    assert type(stopper).__name__ == "EarlyStopping" and stopper.patience == 2
+
+
+def _write_json(path, doc):
+    path.write_text(json.dumps(doc))
+    return path

@@ -179,6 +179,20 @@ def _network(train, validation, hidden, activation, cost, initializer, dropout, 
     )
 
 
+_DATA_KEYS = ("dataset", "data_dir", "classes", "train_size", "validation_size", "data_seed")
+_NETWORK_KEYS = ("hidden", "activation", "cost", "initializer", "dropout", "dtype")
+
+
+def _prepare(opts: dict):
+    """Take the data and network options out of ``opts``; load and build.
+
+    Returns (train, validation, n_full, net_cfg); ``opts`` keeps the command's own options.
+    """
+    train, validation, _, n_full, _ = _load(*(opts.pop(k) for k in _DATA_KEYS))
+    net_cfg = _network(train, validation, *(opts.pop(k) for k in _NETWORK_KEYS))
+    return train, validation, n_full, net_cfg
+
+
 def _write_outputs(result, out, plot, name):
     from ._io import atomic_write_json
     from .tuning import plot_cost_curves
@@ -252,18 +266,6 @@ def tune():
 )
 @_friendly
 def tune_eta(
-    dataset,
-    data_dir,
-    classes,
-    train_size,
-    validation_size,
-    data_seed,
-    hidden,
-    activation,
-    cost,
-    initializer,
-    dropout,
-    dtype,
     seed,
     start,
     factor,
@@ -274,6 +276,7 @@ def tune_eta(
     l2,
     out,
     plot,
+    **shared,
 ):
     """Find the learning-rate threshold: the eta where the training cost stops falling.
 
@@ -284,10 +287,7 @@ def tune_eta(
     """
     from .tuning import find_learning_rate_threshold, rescale_lambda
 
-    train, validation, _, n_full, _ = _load(
-        dataset, data_dir, classes, train_size, validation_size, data_seed
-    )
-    net_cfg = _network(train, validation, hidden, activation, cost, initializer, dropout, dtype)
+    train, _, n_full, net_cfg = _prepare(shared)
     l2_used = rescale_lambda(l2, n_full, len(train[1])) if l2 else 0.0
     if l2 and l2_used != l2:
         click.echo(f"lambda {l2:g} rescaled to {l2_used:.4g} for {len(train[1])} examples")
@@ -334,18 +334,6 @@ def tune_eta(
 @click.option("--plot", type=click.Path(dir_okay=False), default=None)
 @_friendly
 def tune_lambda_cmd(
-    dataset,
-    data_dir,
-    classes,
-    train_size,
-    validation_size,
-    data_seed,
-    hidden,
-    activation,
-    cost,
-    initializer,
-    dropout,
-    dtype,
     seed,
     learning_rate,
     epochs,
@@ -355,6 +343,7 @@ def tune_lambda_cmd(
     mini_batch_size,
     out,
     plot,
+    **shared,
 ):
     """Choose lambda on validation accuracy: 0 first, then START and factors of FACTOR.
 
@@ -363,10 +352,7 @@ def tune_lambda_cmd(
     """
     from .tuning import rescale_lambda, tune_lambda
 
-    train, validation, _, n_full, _ = _load(
-        dataset, data_dir, classes, train_size, validation_size, data_seed
-    )
-    net_cfg = _network(train, validation, hidden, activation, cost, initializer, dropout, dtype)
+    train, validation, n_full, net_cfg = _prepare(shared)
     click.echo(f"network {net_cfg.sizes}, eta {learning_rate:g}, {epochs} epochs per trial")
 
     def show(t):
@@ -419,18 +405,6 @@ def tune_lambda_cmd(
 @click.option("--plot", type=click.Path(dir_okay=False), default=None)
 @_friendly
 def tune_batch_size_cmd(
-    dataset,
-    data_dir,
-    classes,
-    train_size,
-    validation_size,
-    data_seed,
-    hidden,
-    activation,
-    cost,
-    initializer,
-    dropout,
-    dtype,
     seed,
     batch_sizes,
     learning_rate,
@@ -439,15 +413,13 @@ def tune_batch_size_cmd(
     target,
     out,
     plot,
+    **shared,
 ):
     """Validation accuracy against wall time for several mini-batch sizes."""
     from .tuning import rescale_lambda, tune_batch_size
 
-    train, validation, _, n_full, _ = _load(
-        dataset, data_dir, classes, train_size, validation_size, data_seed
-    )
+    train, validation, n_full, net_cfg = _prepare(shared)
     l2 = rescale_lambda(l2, n_full, len(train[1])) if l2 else 0.0
-    net_cfg = _network(train, validation, hidden, activation, cost, initializer, dropout, dtype)
     sizes = _int_list(batch_sizes, "--batch-sizes") or []
 
     def show(t):

@@ -536,9 +536,8 @@ def best_config(options: Mapping, n_inputs: int, n_outputs: int, *, data=None) -
 
     A :mod:`nndl.config` document: ``{"format", "version", "network": {...},
     "training": {...}}`` plus a ``data`` section when ``data`` (a dict of
-    ``dataset``, ``train_size``, ...) is given. Early stopping is written where
-    the configuration format has a place for it; otherwise a ``UserWarning``
-    says it was left out.
+    ``dataset``, ``train_size``, ...) is given, and a ``control`` section
+    with the early-stopping patience when the trial used one.
     """
     from . import config as run_config
 
@@ -549,18 +548,7 @@ def best_config(options: Mapping, n_inputs: int, n_outputs: int, *, data=None) -
     if data:
         doc["data"] = {k: v for k, v in data.items() if v is not None}
     if patience:
-        sections = run_config.SECTIONS
-        if "early_stopping" in sections.get("training", ()):
-            training["early_stopping"] = patience
-        elif "patience" in sections.get("early_stopping", ()):
-            doc["early_stopping"] = {"patience": patience}
-        else:
-            warnings.warn(
-                f"early stopping (patience {patience}) is not part of the run configuration "
-                "format yet: add it when training with this configuration",
-                UserWarning,
-                stacklevel=2,
-            )
+        doc["control"] = {"early_stopping": patience}
     run_config.normalize(json.loads(json.dumps(doc)), source="best configuration")
     return {"format": run_config.FORMAT_NAME, "version": run_config.FORMAT_VERSION, **doc}
 
@@ -1251,149 +1239,111 @@ def run_search(
     previous = optuna.logging.get_verbosity()
     _quiet_optuna(verbose)
     try:
-        return _search(
+        space = SearchSpace.from_dict(space)
+        train = _pair(train, "train")
+        validation = _pair(validation, "validation")
+        space.validate(train[0].shape[1], _n_outputs(train[1], validation[1]))
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+        if n_trials is not None and (
+            isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0
+        ):
+            raise ValueError(f"n_trials must be an integer >= 0, got {n_trials!r}")
+        if n_trials is None and timeout is None and sampler != "grid":
+            raise ValueError("give n_trials or a timeout (only the grid sampler ends by itself)")
+        make_sampler(sampler, space, seed)  # refuse a bad sampler before starting anything
+        if workers > 1 and storage is None:
+            if out is None:
+                raise ValueError(
+                    "several workers need a shared storage: give storage (a journal "
+                    "file or a database URL) or out (for out/study.journal)"
+                )
+            storage = Path(out) / "study.journal"
+        if workers > 1 and not isinstance(storage, (str, os.PathLike)):
+            raise ValueError(
+                "several workers open the storage themselves: give it as a journal file path or "
+                "a database URL, not as a storage object"
+            )
+        if workers > 1 and isinstance(storage, str) and storage.startswith("sqlite"):
+            warnings.warn(
+                "SQLite does not handle several writers well: with several workers use a journal "
+                "file (one machine) or PostgreSQL/MySQL (several machines)",
+                UserWarning,
+                stacklevel=3,
+            )
+        store = make_storage(
+            storage,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            max_retry=max_retry,
+        )
+        if store is None:
+            # In memory, the parent and its (single, in-process) worker share this object.
+            store = optuna.storages.InMemoryStorage()
+        pruner = _make_pruner(space, pruning)
+        study = create_study(study_name, store, space, pruner=pruner)
+        common = dict(
+            space=space.to_dict(),
+            train=train,
+            validation=validation,
+            study_name=study_name,
+            sampler=sampler,
+            timeout=timeout,
+            pruning=pruning,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            max_retry=max_retry,
+            verbose=verbose,
+        )
+        counts = _split(n_trials, workers)
+        if workers == 1:
+            # In memory the study object itself must be shared: pass the storage object.
+            run_worker(
+                **common,
+                storage=store,
+                n_trials=counts[0],
+                seed=seed,
+                study_callbacks=study_callbacks,
+            )
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            procs = []
+            storage_arg = os.fspath(storage)
+            with _thread_limits(max(1, (os.cpu_count() or 1) // workers)):
+                for i in range(workers):
+                    kwargs = dict(
+                        common,
+                        storage=storage_arg,
+                        n_trials=counts[i],
+                        seed=None if seed is None else seed + i,
+                        study_callbacks=study_callbacks,
+                    )
+                    p = ctx.Process(target=_worker_main, args=(kwargs,), name=f"nndl-search-{i}")
+                    p.start()
+                    procs.append(p)
+            for p in procs:
+                p.join()
+            bad = [f"{p.name} exited with code {p.exitcode}" for p in procs if p.exitcode != 0]
+            if bad:
+                raise RuntimeError("search workers failed: " + "; ".join(bad))
+            study = optuna.load_study(study_name=study_name, storage=make_storage(storage))
+        if not report:
+            return SearchResult(
+                study_name=study_name,
+                storage=None if storage is None else os.fspath(storage),
+                counts=_state_counts(study),
+                dashboard=dashboard_command(storage),
+            )
+        return report_search(
+            study,
             space,
             train,
             validation,
-            test,
-            study_name,
-            storage,
-            n_trials,
-            sampler,
-            workers,
-            seed,
-            timeout,
-            pruning,
-            out,
-            report,
-            plots,
-            heartbeat_interval,
-            grace_period,
-            max_retry,
-            verbose,
-            study_callbacks,
-            data,
+            test=test,
+            out=out,
+            storage=storage,
+            plots=plots,
+            data=data,
         )
     finally:
         optuna.logging.set_verbosity(previous)
-
-
-def _search(
-    space,
-    train,
-    validation,
-    test,
-    study_name,
-    storage,
-    n_trials,
-    sampler,
-    workers,
-    seed,
-    timeout,
-    pruning,
-    out,
-    report,
-    plots,
-    heartbeat_interval,
-    grace_period,
-    max_retry,
-    verbose,
-    study_callbacks,
-    data,
-) -> SearchResult:
-    import optuna
-
-    space = SearchSpace.from_dict(space)
-    train = _pair(train, "train")
-    validation = _pair(validation, "validation")
-    space.validate(train[0].shape[1], _n_outputs(train[1], validation[1]))
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
-    if n_trials is not None and (
-        isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 0
-    ):
-        raise ValueError(f"n_trials must be an integer >= 0, got {n_trials!r}")
-    if n_trials is None and timeout is None and sampler != "grid":
-        raise ValueError("give n_trials or a timeout (only the grid sampler ends by itself)")
-    make_sampler(sampler, space, seed)  # refuse a bad sampler before starting anything
-    if workers > 1 and storage is None:
-        if out is None:
-            raise ValueError(
-                "several workers need a shared storage: give storage (a journal "
-                "file or a database URL) or out (for out/study.journal)"
-            )
-        storage = Path(out) / "study.journal"
-    if workers > 1 and not isinstance(storage, (str, os.PathLike)):
-        raise ValueError(
-            "several workers open the storage themselves: give it as a journal file path or "
-            "a database URL, not as a storage object"
-        )
-    if workers > 1 and isinstance(storage, str) and storage.startswith("sqlite"):
-        warnings.warn(
-            "SQLite does not handle several writers well: with several workers use a journal "
-            "file (one machine) or PostgreSQL/MySQL (several machines)",
-            UserWarning,
-            stacklevel=3,
-        )
-    store = make_storage(
-        storage,
-        heartbeat_interval=heartbeat_interval,
-        grace_period=grace_period,
-        max_retry=max_retry,
-    )
-    if store is None:
-        # In memory, the parent and its (single, in-process) worker share this object.
-        store = optuna.storages.InMemoryStorage()
-    pruner = _make_pruner(space, pruning)
-    study = create_study(study_name, store, space, pruner=pruner)
-    common = dict(
-        space=space.to_dict(),
-        train=train,
-        validation=validation,
-        study_name=study_name,
-        sampler=sampler,
-        timeout=timeout,
-        pruning=pruning,
-        heartbeat_interval=heartbeat_interval,
-        grace_period=grace_period,
-        max_retry=max_retry,
-        verbose=verbose,
-    )
-    counts = _split(n_trials, workers)
-    if workers == 1:
-        # In memory the study object itself must be shared: pass the storage object.
-        run_worker(
-            **common, storage=store, n_trials=counts[0], seed=seed, study_callbacks=study_callbacks
-        )
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        procs = []
-        storage_arg = os.fspath(storage)
-        with _thread_limits(max(1, (os.cpu_count() or 1) // workers)):
-            for i in range(workers):
-                kwargs = dict(
-                    common,
-                    storage=storage_arg,
-                    n_trials=counts[i],
-                    seed=None if seed is None else seed + i,
-                    study_callbacks=study_callbacks,
-                )
-                p = ctx.Process(target=_worker_main, args=(kwargs,), name=f"nndl-search-{i}")
-                p.start()
-                procs.append(p)
-        for p in procs:
-            p.join()
-        bad = [f"{p.name} exited with code {p.exitcode}" for p in procs if p.exitcode != 0]
-        if bad:
-            raise RuntimeError("search workers failed: " + "; ".join(bad))
-        study = optuna.load_study(study_name=study_name, storage=make_storage(storage))
-    if not report:
-        return SearchResult(
-            study_name=study_name,
-            storage=None if storage is None else os.fspath(storage),
-            counts=_state_counts(study),
-            dashboard=dashboard_command(storage),
-        )
-    return report_search(
-        study, space, train, validation, test=test, out=out, storage=storage, plots=plots, data=data
-    )

@@ -108,8 +108,17 @@ class TuningTrial:
         return d
 
 
+class _TrialsResult:
+    """Shared by the results below: JSON-ready, each trial with its own ``to_dict``."""
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["trials"] = [t.to_dict() for t in self.trials]
+        return d
+
+
 @dataclass
-class LearningRateResult:
+class LearningRateResult(_TrialsResult):
     """Outcome of :func:`find_learning_rate_threshold`.
 
     ``last_good`` is the largest eta seen to make the cost fall and
@@ -126,11 +135,6 @@ class LearningRateResult:
     epochs: int
     kind: str = "learning_rate"
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["trials"] = [t.to_dict() for t in self.trials]
-        return d
-
     def summary(self) -> str:
         return (
             f"learning-rate threshold about {self.threshold:.3g} (cost falls at eta "
@@ -140,7 +144,7 @@ class LearningRateResult:
 
 
 @dataclass
-class LambdaResult:
+class LambdaResult(_TrialsResult):
     """Outcome of :func:`tune_lambda`: ``best`` has the highest validation accuracy."""
 
     trials: list[TuningTrial]
@@ -151,11 +155,6 @@ class LambdaResult:
     epochs: int
     kind: str = "lambda"
 
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["trials"] = [t.to_dict() for t in self.trials]
-        return d
-
     def summary(self) -> str:
         return (
             f"best lambda {self.best:.3g}: validation accuracy {self.best_accuracy:.4f} "
@@ -164,7 +163,7 @@ class LambdaResult:
 
 
 @dataclass
-class BatchSizeResult:
+class BatchSizeResult(_TrialsResult):
     """Outcome of :func:`tune_batch_size`.
 
     ``time_to_target`` maps each size to the seconds of training it needed to
@@ -179,8 +178,7 @@ class BatchSizeResult:
     kind: str = "batch_size"
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["trials"] = [t.to_dict() for t in self.trials]
+        d = super().to_dict()
         d["time_to_target"] = {
             str(k): (v if math.isfinite(v) else None) for k, v in self.time_to_target.items()
         }
