@@ -5,6 +5,7 @@ The core needs NumPy alone; plotting, search, the SVM baseline and the
 command line are optional extras imported only where used.
 """
 
+from ._version import __version__
 from .callbacks import (
     BatchMonitor,
     Callback,
@@ -22,8 +23,6 @@ from .callbacks import (
 from .network import Network, NetworkConfig
 from .serialization import load, save
 from .training import DivergenceError, TrainConfig, Trainer, TrainingInterrupted, fit, resume
-
-__version__ = "0.1.0"
 
 __all__ = [
     "BatchMonitor",

@@ -44,8 +44,8 @@ from typing import Any
 import click
 import numpy as np
 
-from . import __version__
 from ._io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from ._version import __version__
 from .activations import ACTIVATIONS, HIDDEN_ACTIVATIONS
 from .callbacks import MONITOR_KEYS, BatchMonitor, Callback, Checkpoint, control_callbacks
 from .config import merge, read_config, to_toml, write_config

@@ -520,7 +520,7 @@ class Trainer:
                 "a checkpoint can be taken between epochs, in on_epoch_end or after "
                 "TrainingInterrupted, not in the middle of an epoch's mini-batches"
             )
-        from . import __version__
+        from ._version import __version__
 
         identity = self.identity()
         net, opt = self.network, self.optimizer

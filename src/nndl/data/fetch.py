@@ -200,7 +200,7 @@ class UrlSource:
             check_url(self.url)
         except ValueError as exc:
             raise SourceError(str(exc)) from None
-        from .. import __version__
+        from .._version import __version__
 
         opener = urllib.request.build_opener(_HttpsOnlyRedirects)
         request = urllib.request.Request(self.url, headers={"User-Agent": f"nndl/{__version__}"})
