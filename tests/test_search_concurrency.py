@@ -234,8 +234,10 @@ def test_a_killed_worker_trial_is_failed_and_retried(postgres_url, tmp_path):
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
-    killed = running[0]
-    assert study._storage.get_trial(killed._trial_id).state.name == "RUNNING"
+    # Read the trial again: the snapshot taken when it started may predate
+    # some of its suggested parameters.
+    killed = study._storage.get_trial(running[0]._trial_id)
+    assert killed.state.name == "RUNNING"
     time.sleep(4)  # past the grace period
     train, val = _digits()
     from nndl.search import run_worker
@@ -261,5 +263,5 @@ def test_a_killed_worker_trial_is_failed_and_retried(postgres_url, tmp_path):
     assert len(retries) == 1
     retry = retries[0]
     assert retry.state.name == "COMPLETE"
-    assert retry.params == killed.params
+    assert retry.params == trials[killed.number].params == killed.params
     assert np.isfinite(retry.value)
