@@ -147,3 +147,10 @@ def test_schedule_callback_refuses_a_bad_rate():
         trainer.fit(X, y)
     with pytest.raises(TypeError, match="schedule must be"):
         ScheduleCallback(3)
+
+
+def test_the_base_schedule_is_abstract():
+    from nndl.schedules import Schedule
+
+    with pytest.raises(TypeError, match="abstract"):
+        Schedule(0.5)

@@ -27,6 +27,7 @@ eta.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, replace
 
 from ._validation import check_range
@@ -47,7 +48,7 @@ def _check_epoch(epoch) -> int:
 
 
 @dataclass(frozen=True)
-class Schedule:
+class Schedule(ABC):
     """Base class: ``schedule(epoch) -> learning rate``; ``initial`` is eta_0."""
 
     initial: float | None = None
@@ -70,9 +71,9 @@ class Schedule:
             )
         return self.initial
 
-    def factor_at(self, epoch: int) -> float:  # pragma: no cover - abstract
+    @abstractmethod
+    def factor_at(self, epoch: int) -> float:
         """eta(epoch) / eta_0."""
-        raise NotImplementedError
 
     def __call__(self, epoch: int) -> float:
         return self._eta0() * self.factor_at(_check_epoch(epoch))

@@ -830,10 +830,17 @@ def dashboard_command(storage) -> str | None:
     return f"optuna-dashboard {text}"
 
 
-def _quiet_optuna(verbose: bool) -> None:
+@contextlib.contextmanager
+def _optuna_verbosity(verbose: bool):
+    """Optuna's log level for the duration of a search: INFO if verbose, else WARNING."""
     import optuna
 
+    previous = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)
 
 
 def run_worker(
@@ -868,74 +875,32 @@ def run_worker(
     killed worker's trial is failed and retried by the storage's heartbeat
     (database storages).
     """
-    import optuna
-
-    previous = optuna.logging.get_verbosity()
-    _quiet_optuna(verbose)
-    try:
-        return _optimize(
-            space,
-            train,
-            validation,
-            study_name,
+    with _optuna_verbosity(verbose):
+        space = SearchSpace.from_dict(space)
+        objective = Objective(space, train, validation, pruning=pruning, callbacks=callbacks)
+        store = make_storage(
             storage,
-            n_trials,
-            sampler,
-            seed,
-            timeout,
-            pruning,
-            callbacks,
-            study_callbacks,
-            heartbeat_interval,
-            grace_period,
-            max_retry,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            max_retry=max_retry,
         )
-    finally:
-        optuna.logging.set_verbosity(previous)
-
-
-def _optimize(
-    space,
-    train,
-    validation,
-    study_name,
-    storage,
-    n_trials,
-    sampler,
-    seed,
-    timeout,
-    pruning,
-    callbacks,
-    study_callbacks,
-    heartbeat_interval,
-    grace_period,
-    max_retry,
-):
-    space = SearchSpace.from_dict(space)
-    objective = Objective(space, train, validation, pruning=pruning, callbacks=callbacks)
-    store = make_storage(
-        storage,
-        heartbeat_interval=heartbeat_interval,
-        grace_period=grace_period,
-        max_retry=max_retry,
-    )
-    study = create_study(
-        study_name,
-        store,
-        space,
-        sampler=make_sampler(sampler, space, seed),
-        pruner=_make_pruner(space, pruning),
-    )
-    if n_trials is None or n_trials > 0:
-        study.optimize(
-            objective,
-            n_trials=n_trials,
-            timeout=timeout,
-            catch=(Exception,),
-            callbacks=list(study_callbacks),
-            gc_after_trial=False,
+        study = create_study(
+            study_name,
+            store,
+            space,
+            sampler=make_sampler(sampler, space, seed),
+            pruner=_make_pruner(space, pruning),
         )
-    return study
+        if n_trials is None or n_trials > 0:
+            study.optimize(
+                objective,
+                n_trials=n_trials,
+                timeout=timeout,
+                catch=(Exception,),
+                callbacks=list(study_callbacks),
+                gc_after_trial=False,
+            )
+        return study
 
 
 def _worker_main(kwargs: dict) -> None:
@@ -1236,9 +1201,7 @@ def run_search(
     """
     import optuna
 
-    previous = optuna.logging.get_verbosity()
-    _quiet_optuna(verbose)
-    try:
+    with _optuna_verbosity(verbose):
         space = SearchSpace.from_dict(space)
         train = _pair(train, "train")
         validation = _pair(validation, "validation")
@@ -1345,5 +1308,3 @@ def run_search(
             plots=plots,
             data=data,
         )
-    finally:
-        optuna.logging.set_verbosity(previous)
