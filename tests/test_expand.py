@@ -329,6 +329,40 @@ def test_augment_callback_fraction():
         AugmentCallback("shift", fraction=0.0)
 
 
+def test_augment_callback_is_one_class_under_both_names():
+    import nndl.callbacks
+    from nndl.callbacks.augment import AugmentCallback as from_callbacks
+
+    assert AugmentCallback is from_callbacks is nndl.callbacks.AugmentCallback
+    assert "AugmentCallback" in expand.__all__
+    with pytest.raises(AttributeError, match="no_such_name"):
+        expand.no_such_name  # noqa: B018
+
+
+def test_the_data_package_imports_nothing_from_callbacks_or_training():
+    """nndl.data sits below training: importing it loads neither (nndl/__init__ skipped)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import nndl
+
+    code = (
+        "import sys, types\n"
+        "pkg = types.ModuleType('nndl'); pkg.__path__ = [sys.argv[1]]\n"
+        "sys.modules['nndl'] = pkg\n"
+        "import nndl.data, nndl.data.expand\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('nndl.callbacks', 'nndl.training'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(Path(nndl.__file__).parent)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]"
+
+
 # ------------------------------------------------------------ contact sheet
 
 

@@ -51,13 +51,12 @@ import numpy as np
 
 from .._io import atomic_write, atomic_write_bytes
 from .._validation import check_range
-from ..callbacks import Callback
 
 __all__ = [
     "DEFAULT_PREVIEW_RECIPE",
     "MAX_ROTATION_DEGREES",
     "STEPS",
-    "AugmentCallback",
+    "AugmentCallback",  # noqa: F822 - lazily imported by __getattr__ below
     "Augmenter",
     "Step",
     "affine",
@@ -754,51 +753,6 @@ def build_expanded(
 
 
 # ---------------------------------------------------------------------------
-# On the fly, each epoch
-
-
-class AugmentCallback(Callback):
-    """Train each epoch on freshly distorted copies of the training images.
-
-    At the start of every epoch it hands the trainer
-    ``(augmenter(X[chosen], trainer.rng), Y)`` through
-    ``trainer.epoch_train_data``; the trainer's own generator makes the run
-    reproducible from its seed. Monitoring still uses the original images.
-
-    Parameters
-    ----------
-    recipe : str or Augmenter
-        E.g. ``"shift,rotate:10"`` (see the module's docstring).
-    fraction : float in (0, 1]
-        Share of the images distorted each epoch; the rest are used as they are.
-
-    Examples
-    --------
-    >>> fit(net, X, y, epochs=10, callbacks=[AugmentCallback("shift,elastic")])  # doctest: +SKIP
-    """
-
-    def __init__(self, recipe="shift", fraction: float = 1.0):
-        self.augmenter = Augmenter.parse(recipe)
-        self.fraction = check_range("fraction", fraction, low=0.0, high=1.0, low_inclusive=False)
-
-    def on_epoch_begin(self, trainer, epoch):
-        X, Y = trainer.train_data
-        _as_images(X, "training X")
-        rng = trainer.rng
-        if self.fraction >= 1.0:
-            Xa = self.augmenter(X, rng)
-        else:
-            chosen = np.flatnonzero(rng.random(X.shape[0]) < self.fraction)
-            Xa = X.copy()
-            if chosen.size:
-                Xa[chosen] = self.augmenter(X[chosen], rng)
-        trainer.epoch_train_data = (Xa.astype(X.dtype, copy=False), Y)
-
-    def __repr__(self) -> str:
-        return f"AugmentCallback({str(self.augmenter)!r}, fraction={self.fraction:g})"
-
-
-# ---------------------------------------------------------------------------
 # A picture of what the transformations do
 
 
@@ -854,3 +808,13 @@ def contact_sheet(
     path = Path(path)
     atomic_write_bytes(path, buf.getvalue())
     return path
+
+
+def __getattr__(name: str):
+    # AugmentCallback is a callback, so it lives in nndl.callbacks.augment, above
+    # the data package; importing it lazily keeps nndl.data free of callbacks.
+    if name == "AugmentCallback":
+        from ..callbacks.augment import AugmentCallback
+
+        return AugmentCallback
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

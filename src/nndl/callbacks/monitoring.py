@@ -1,0 +1,298 @@
+"""Watching a run: a progress bar, cost and accuracy every k mini-batches, saturation figures."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+from .._validation import check_range
+from ..diagnostics import DEFAULT_THRESHOLD, diagnose, sample_rows
+from .base import MONITOR_KEYS, Callback, starts_from_scratch
+
+__all__ = ["BatchMonitor", "Diagnostics", "ProgressBar"]
+
+
+def _format_figure(key: str, value) -> str:
+    """One figure of the logs as the progress line shows it."""
+    if key == "time":
+        return f"time {value:.2f}s"
+    if key == "learning_rate":
+        return f"eta {value:.4g}"
+    if isinstance(value, float):
+        return f"{key} {value:.4f}"
+    return f"{key} {value}"
+
+
+class ProgressBar(Callback):
+    """Progress of training: a tqdm bar per epoch, one line per epoch, or nothing.
+
+    Parameters
+    ----------
+    mode : "bar", "lines" or "quiet"
+        ``bar`` (default) shows a bar over the epoch's mini-batches with the
+        previous epoch's figures and then prints one line per epoch; ``lines``
+        prints only the lines (for scripts and CI logs); ``quiet`` prints
+        nothing. Without tqdm installed, ``bar`` falls back to ``lines``.
+    file : text stream, default sys.stderr
+    keys : list of str, optional
+        Which figures of the logs to show (default: the four metrics when
+        recorded); eta and the epoch's time are always shown.
+    mininterval : float
+        Least seconds between two redraws of the bar.
+
+    The bar is updated at most about 100 times per epoch whatever the number
+    of mini-batches, and tqdm redraws at most every ``mininterval`` seconds,
+    so it costs nothing measurable per batch.
+    """
+
+    def __init__(self, mode: str = "bar", *, file=None, keys=None, mininterval: float = 0.5):
+        if mode not in ("bar", "lines", "quiet"):
+            raise ValueError(f"mode must be 'bar', 'lines' or 'quiet', got {mode!r}")
+        self.mode = mode
+        self.file = file
+        self.keys = None if keys is None else list(keys)
+        self.mininterval = check_range("mininterval", mininterval, low=0.0)
+        self._bar = None
+        self._tqdm = None
+        self._last: dict = {}
+        self._stride, self._pending = 1, 0
+        if mode == "bar":
+            # Per-batch calls only when a bar is drawn; lines and quiet stay off the hot path.
+            self.on_batch_end = self._advance
+
+    @property
+    def _out(self):
+        return self.file if self.file is not None else sys.stderr
+
+    def on_train_begin(self, trainer):
+        if self.mode != "bar":
+            return
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # pragma: no cover - depends on the installation
+            self._tqdm = None
+        else:
+            self._tqdm = tqdm
+
+    def on_epoch_begin(self, trainer, epoch):
+        if self.mode != "bar" or self._tqdm is None:
+            return
+        X = (trainer.epoch_train_data or trainer.train_data)[0]
+        n_batches = -(-X.shape[0] // trainer.config.mini_batch_size)
+        self._stride = max(1, n_batches // 100)
+        self._pending = 0
+        self._bar = self._tqdm(
+            total=n_batches,
+            desc=f"epoch {epoch + 1}/{trainer.last_epoch + 1}",
+            unit="batch",
+            leave=False,
+            file=self._out,
+            mininterval=self.mininterval,
+            dynamic_ncols=True,
+        )
+        if self._last:
+            self._bar.set_postfix_str(self._summary(self._last), refresh=False)
+
+    def _advance(self, trainer, batch):
+        self._pending += 1
+        if self._pending >= self._stride and self._bar is not None:
+            self._bar.update(self._pending)
+            self._pending = 0
+
+    def _summary(self, logs: dict, total: int | None = None) -> str:
+        keys = self.keys if self.keys is not None else list(MONITOR_KEYS)
+        parts = [_format_figure(k, logs[k]) for k in keys if k in logs]
+        parts += [_format_figure(k, logs[k]) for k in ("learning_rate", "time") if k in logs]
+        head = f"epoch {logs['epoch'] + 1}/{total}  " if total else ""
+        return head + "  ".join(parts)
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self._last = dict(logs)
+        if self.mode == "quiet":
+            return
+        line = self._summary(logs, total=trainer.last_epoch + 1)
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+            self._tqdm.write(line, file=self._out)
+        else:
+            print(line, file=self._out, flush=True)
+
+    def on_train_end(self, trainer):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __repr__(self):
+        return f"ProgressBar(mode={self.mode!r})"
+
+
+class Diagnostics(Callback):
+    """Adds the per-layer saturation figures of :mod:`nndl.diagnostics` to the logs.
+
+    Every ``every`` epochs, on a fixed sample of ``sample`` examples of the
+    training data (or of the validation data with ``data="validation"``),
+    the logs get ``sat_l``, ``mean_prime_l``, ``w_norm_l`` and
+    ``grad_norm_l`` for each layer l. The sample is drawn once with its own
+    generator (``seed``), so diagnostics never change the run itself.
+    ``initial`` holds the same figures for the parameters before training.
+    Plot them with :func:`nndl.diagnostics.plot_diagnostics`.
+    """
+
+    def __init__(
+        self,
+        *,
+        sample: int = 1000,
+        threshold: float = DEFAULT_THRESHOLD,
+        data: str = "train",
+        every: int = 1,
+        seed: int = 0,
+    ):
+        self.sample = check_range("sample", sample, low=1, integer=True)
+        self.threshold = check_range("threshold", threshold, low=0.0, low_inclusive=False)
+        if data not in ("train", "validation"):
+            raise ValueError(f"data must be 'train' or 'validation', got {data!r}")
+        self.data = data
+        self.every = check_range("every", every, low=1, integer=True)
+        self.seed = check_range("seed", seed, low=0, integer=True)
+        self.initial: dict | None = None
+        self._fixed_sample = None
+
+    def on_train_begin(self, trainer):
+        pair = trainer.train_data if self.data == "train" else trainer.validation_data
+        if pair is None:
+            raise ValueError("Diagnostics(data='validation') needs validation_data")
+        X, Y = pair
+        idx = sample_rows(X.shape[0], self.sample, self.seed)
+        self._fixed_sample = (X[idx], Y[idx])
+        if starts_from_scratch(trainer):
+            self.initial = self._measure(trainer)
+
+    def _measure(self, trainer) -> dict:
+        cfg = trainer.config
+        return diagnose(
+            trainer.network,
+            *self._fixed_sample,
+            threshold=self.threshold,
+            l2=cfg.l2,
+            l1=cfg.l1,
+            n=trainer.n,
+        )
+
+    def extra_logs(self, trainer, epoch):
+        if (epoch + 1) % self.every:
+            return {}
+        return self._measure(trainer)
+
+    def __repr__(self):
+        return f"Diagnostics(sample={self.sample}, threshold={self.threshold}, data={self.data!r})"
+
+
+class BatchMonitor(Callback):
+    """Cost and accuracy every ``every`` mini-batches, on small fixed subsets.
+
+    The chapter's advice for fast feedback: instead of waiting for an epoch,
+    look at a small validation subset every few mini-batches. Each record is
+    a dict with ``epoch``, ``batch`` (within the epoch), ``step`` (mini-batches
+    since the run began; a record is taken when step is a multiple of
+    ``every``), ``learning_rate`` and the requested metrics; ``to_dict()``
+    gives columns for a CSV file or a plot.
+
+    Parameters
+    ----------
+    every : int >= 1
+    metrics : list of str, optional
+        Any of ``loss``, ``accuracy`` (on ``train_subset`` training examples)
+        and ``val_loss``, ``val_accuracy`` (on ``val_subset`` validation
+        examples). Default: all four when there is validation data, else the
+        training pair.
+    train_subset, val_subset : int
+        Sizes of the subsets, drawn once with the callback's own generator.
+    """
+
+    def __init__(
+        self,
+        every: int = 100,
+        metrics=None,
+        *,
+        train_subset: int = 1000,
+        val_subset: int = 1000,
+        seed: int = 0,
+    ):
+        self.every = check_range("every", every, low=1, integer=True)
+        if isinstance(metrics, str):
+            metrics = [metrics]
+        if metrics is not None:
+            unknown = [k for k in metrics if k not in MONITOR_KEYS]
+            if unknown or not metrics:
+                raise ValueError(
+                    f"unknown metric(s) {unknown}; expected any of {list(MONITOR_KEYS)}"
+                )
+            metrics = list(metrics)
+        self.metrics = metrics
+        self.train_subset = check_range("train_subset", train_subset, low=1, integer=True)
+        self.val_subset = check_range("val_subset", val_subset, low=1, integer=True)
+        self.seed = check_range("seed", seed, low=0, integer=True)
+        self.records: list[dict] = []
+        self.step = 0
+
+    def on_train_begin(self, trainer):
+        if starts_from_scratch(trainer):
+            self.records, self.step = [], 0
+        metrics = self.metrics
+        if metrics is None:
+            metrics = ["loss", "accuracy"]
+            if trainer.validation_data is not None:
+                metrics += ["val_loss", "val_accuracy"]
+        if trainer.validation_data is None and any(k.startswith("val_") for k in metrics):
+            raise ValueError(f"BatchMonitor metrics {metrics} need validation_data")
+        self._active_metrics = metrics
+        X, Y = trainer.train_data
+        idx = sample_rows(X.shape[0], self.train_subset, self.seed)
+        self._train_sample = (X[idx], Y[idx])
+        self._val_sample = None
+        if trainer.validation_data is not None:
+            Xv, Yv = trainer.validation_data
+            idx = sample_rows(Xv.shape[0], self.val_subset, self.seed + 1)
+            self._val_sample = (Xv[idx], Yv[idx])
+
+    def on_batch_end(self, trainer, batch):
+        self.step += 1
+        if self.step % self.every:
+            return
+        mon = self._active_metrics
+        rec = {
+            "epoch": trainer.epoch,
+            "batch": batch,
+            "step": self.step,
+            "learning_rate": trainer.learning_rate,
+        }
+        if "loss" in mon or "accuracy" in mon:
+            r = trainer.evaluate(
+                *self._train_sample, cost="loss" in mon, accuracy="accuracy" in mon
+            )
+            rec.update(r)
+        if "val_loss" in mon or "val_accuracy" in mon:
+            r = trainer.evaluate(
+                *self._val_sample, cost="val_loss" in mon, accuracy="val_accuracy" in mon
+            )
+            rec.update({f"val_{k}": v for k, v in r.items()})
+        self.records.append(rec)
+
+    def to_dict(self) -> dict[str, list]:
+        """Column form {key: [value per record]}."""
+        keys: dict[str, None] = {}
+        for r in self.records:
+            for k in r:
+                keys.setdefault(k)
+        return {k: [r.get(k, math.nan) for r in self.records] for k in keys}
+
+    def state_dict(self):
+        return {"step": self.step, "records": self.records}
+
+    def load_state_dict(self, state):
+        self.step = int(state["step"])
+        self.records = [dict(r) for r in state["records"]]
+
+    def __repr__(self):
+        return f"BatchMonitor(every={self.every}, metrics={self.metrics})"
