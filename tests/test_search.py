@@ -382,7 +382,7 @@ def test_a_diverging_trial_fails_alone(digits):
 
 
 def test_a_nan_objective_fails_the_trial(digits, monkeypatch):
-    import nndl.search as search_mod
+    import nndl.search.objective as objective_mod
 
     class _NanHistory:
         def __getitem__(self, key):
@@ -392,7 +392,7 @@ def test_a_nan_objective_fails_the_trial(digits, monkeypatch):
             return 1
 
     monkeypatch.setattr(
-        search_mod, "train_with_options", lambda *a, **k: (None, _NanHistory(), math.nan)
+        objective_mod, "train_with_options", lambda *a, **k: (None, _NanHistory(), math.nan)
     )
     train, val, _ = digits
     study = optuna.create_study(direction="maximize")
@@ -460,7 +460,7 @@ def test_search_command(tmp_path):
         pytest.skip("nndl.data.load_dataset is not available")
     from click.testing import CliRunner
 
-    from nndl.cli_search import search
+    from nndl.cli.search import search
 
     space = tmp_path / "space.toml"
     space.write_text(
@@ -520,7 +520,8 @@ def test_early_stopping_option(digits, tmp_path):
         doc = best_config(trial.user_attrs["options"], 64, 10)
     assert doc["control"] == {"early_stopping": 2}
     # nndl train reads it back, early stopping included.
-    from nndl.cli import control_callbacks, resolve_run_config
+    from nndl.callbacks import control_callbacks
+    from nndl.cli import resolve_run_config
 
     cfg = resolve_run_config({}, _write_json(tmp_path / "best.json", doc))
     (stopper,) = control_callbacks(cfg["control"])

@@ -1,0 +1,286 @@
+"""Where a study lives and who runs its trials: storages (memory, journal
+file, database), samplers, the pruner, creating or joining a study, and the
+worker that runs trials (in this process or in spawned ones)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import random
+import time
+import warnings
+from pathlib import Path
+
+from .objective import METRIC, Objective
+from .space import SearchSpace
+
+#: Sampler names accepted by :func:`make_sampler`.
+SAMPLERS = ("grid", "random", "tpe", "gp")
+
+
+def _is_database_url(storage: str) -> bool:
+    """A database URL (``postgresql://...``), as opposed to a journal file path."""
+    return "://" in storage
+
+
+def make_storage(
+    storage=None,
+    *,
+    heartbeat_interval: int = 60,
+    grace_period: int | None = None,
+    max_retry: int = 3,
+):
+    """An Optuna storage from a location.
+
+    Parameters
+    ----------
+    storage : None, str, os.PathLike or an Optuna storage
+        ``None``: in memory (returned as None: Optuna's default). A database
+        URL (``postgresql://...``, ``mysql://...``, ``sqlite:///...``): an
+        RDBStorage with a heartbeat every ``heartbeat_interval`` seconds; a
+        trial whose worker stops beating for ``grace_period`` seconds (default
+        2 * heartbeat_interval) is marked failed and retried up to
+        ``max_retry`` times. Anything else is a journal file path (optionally
+        prefixed ``journal:``), created if missing.
+    """
+    import optuna
+
+    if storage is None or isinstance(storage, optuna.storages.BaseStorage):
+        return storage
+    if not isinstance(storage, (str, os.PathLike)):
+        raise TypeError(f"storage must be a URL or a file path, got {type(storage).__name__}")
+    text = os.fspath(storage)
+    if not text.strip():
+        raise ValueError("storage is empty: give a journal file path or a database URL")
+    if not _is_database_url(text):
+        path = text[len("journal:") :] if text.startswith("journal:") else text
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            from optuna.storages.journal import JournalFileBackend as _Backend
+        except ImportError:  # Optuna < 4.0
+            from optuna.storages import JournalFileStorage as _Backend
+        return optuna.storages.JournalStorage(_Backend(path))
+    import inspect
+
+    from optuna.exceptions import ExperimentalWarning
+
+    heartbeat_interval = int(heartbeat_interval)
+    grace = int(grace_period) if grace_period is not None else 2 * heartbeat_interval
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExperimentalWarning)
+        retry_cls = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+        params = inspect.signature(optuna.storages.RDBStorage).parameters
+        if retry_cls is not None and "heartbeat_stale_trial_callback" in params:
+            retry = {"heartbeat_stale_trial_callback": retry_cls(max_retry=max_retry)}
+        else:  # Optuna < 4.9
+            retry = {
+                "failed_trial_callback": optuna.storages.RetryFailedTrialCallback(
+                    max_retry=max_retry
+                )
+            }
+        engine_kwargs = {} if text.startswith("sqlite") else {"pool_pre_ping": True}
+        return optuna.storages.RDBStorage(
+            text,
+            engine_kwargs=engine_kwargs,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace,
+            **retry,
+        )
+
+
+def make_sampler(name: str, space: SearchSpace, seed: int | None = None):
+    """An Optuna sampler by name: ``grid``, ``random``, ``tpe`` or ``gp``.
+
+    TPE runs with ``constant_liar`` so that parallel workers do not all pick
+    the same promising point. ``gp`` (Gaussian-process Bayesian optimization)
+    needs PyTorch.
+    """
+    import optuna
+    from optuna.exceptions import ExperimentalWarning
+
+    key = str(name).strip().lower()
+    if key == "grid":
+        return optuna.samplers.GridSampler(space.grid(), seed=seed)
+    if key == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if key == "tpe":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+    if key == "gp":
+        if not hasattr(optuna.samplers, "GPSampler"):
+            raise ValueError("the gp sampler needs Optuna >= 3.6; use tpe")
+        if importlib.util.find_spec("torch") is None:
+            raise ValueError("the gp sampler needs PyTorch (pip install torch); use tpe instead")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)
+            return optuna.samplers.GPSampler(seed=seed)
+    raise ValueError(f"unknown sampler {name!r}; expected one of {list(SAMPLERS)}")
+
+
+def _make_pruner(space: SearchSpace, pruning: bool):
+    import optuna
+
+    if not pruning:
+        return optuna.pruners.NopPruner()
+    settings = {"n_startup_trials": 5, "n_warmup_steps": 1, **space.pruning}
+    return optuna.pruners.MedianPruner(**settings)
+
+
+def create_study(study_name: str, storage, space, *, sampler=None, pruner=None):
+    """Create the study, or load it when it exists, and check it matches ``space``.
+
+    The search space is stored with the study (user attribute
+    ``nndl_space``), so a worker started with another space is refused
+    instead of silently mixing two searches. Concurrent calls are safe:
+    Optuna's ``load_if_exists`` resolves the race.
+    """
+    import optuna
+
+    if not isinstance(study_name, str) or not study_name.strip():
+        raise ValueError(f"study_name must be a non-empty string, got {study_name!r}")
+    space = SearchSpace.from_dict(space)
+    for attempt in range(5):
+        try:
+            study = optuna.create_study(
+                study_name=study_name,
+                storage=make_storage(storage),
+                direction="maximize",
+                sampler=sampler,
+                pruner=pruner,
+                load_if_exists=True,
+            )
+            break
+        except Exception as exc:
+            # Workers started together on a fresh database race to create its
+            # tables and the study; the loser sees an integrity error and
+            # simply loads what the winner made on the next attempt.
+            if attempt == 4 or not type(exc).__module__.startswith("sqlalchemy"):
+                raise
+            time.sleep(0.2 * (attempt + 1) * (1 + random.random()))
+    if study.direction != optuna.study.StudyDirection.MAXIMIZE:
+        raise ValueError(
+            f"study {study_name!r} exists and minimizes; nndl studies maximize "
+            f"{METRIC}: use another study name"
+        )
+    mine = json.dumps(space.to_dict(), sort_keys=True)
+    stored = study.user_attrs.get("nndl_space")
+    if stored is None:
+        study.set_user_attr("nndl_space", space.to_dict())
+    elif json.dumps(stored, sort_keys=True) != mine:
+        raise ValueError(
+            f"study {study_name!r} exists with a different search space; use "
+            "another study name or the same space file"
+        )
+    return study
+
+
+def dashboard_command(storage) -> str | None:
+    """The shell command that opens optuna-dashboard on a storage (None in memory)."""
+    if storage is None or not isinstance(storage, (str, os.PathLike)):
+        return None
+    text = os.fspath(storage)
+    if not _is_database_url(text) and text.startswith("journal:"):
+        text = text[len("journal:") :]
+    return f"optuna-dashboard {text}"
+
+
+@contextlib.contextmanager
+def _optuna_verbosity(verbose: bool):
+    """Optuna's log level for the duration of a search: INFO if verbose, else WARNING."""
+    import optuna
+
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
+    try:
+        yield
+    finally:
+        optuna.logging.set_verbosity(previous)
+
+
+def run_worker(
+    space,
+    train,
+    validation,
+    *,
+    study_name: str,
+    storage=None,
+    n_trials: int | None = 10,
+    sampler: str = "tpe",
+    seed: int | None = None,
+    timeout: float | None = None,
+    pruning: bool = True,
+    callbacks=(),
+    study_callbacks=(),
+    heartbeat_interval: int = 60,
+    grace_period: int | None = None,
+    max_retry: int = 3,
+    verbose: bool = True,
+):
+    """Run trials of one study in this process; return the study.
+
+    Start the same call on as many processes or machines as wanted, with a
+    shared ``storage``: each creates-or-loads the study and runs ``n_trials``
+    trials (or until ``timeout`` seconds, or until the grid is exhausted).
+    Give each worker its own ``seed`` (or None) so they sample different
+    points. ``callbacks`` are extra training callbacks; ``study_callbacks``
+    Optuna callbacks ``f(study, frozen_trial)`` run after each trial.
+
+    Every exception inside a trial fails that trial only (``catch``); a
+    killed worker's trial is failed and retried by the storage's heartbeat
+    (database storages).
+    """
+    with _optuna_verbosity(verbose):
+        space = SearchSpace.from_dict(space)
+        objective = Objective(space, train, validation, pruning=pruning, callbacks=callbacks)
+        store = make_storage(
+            storage,
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            max_retry=max_retry,
+        )
+        study = create_study(
+            study_name,
+            store,
+            space,
+            sampler=make_sampler(sampler, space, seed),
+            pruner=_make_pruner(space, pruning),
+        )
+        if n_trials is None or n_trials > 0:
+            study.optimize(
+                objective,
+                n_trials=n_trials,
+                timeout=timeout,
+                catch=(Exception,),
+                callbacks=list(study_callbacks),
+                gc_after_trial=False,
+            )
+        return study
+
+
+def _worker_main(kwargs: dict) -> None:
+    """Entry point of a spawned worker process."""
+    run_worker(**kwargs)
+
+
+@contextlib.contextmanager
+def _thread_limits(n_threads: int):
+    """Set BLAS/OpenMP thread counts for child processes (unless the user set them).
+
+    Each worker is its own process; without a limit every one would start a
+    BLAS thread per core and the workers would fight over the cores.
+    """
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+    saved = {k: os.environ.get(k) for k in names}
+    try:
+        for k in names:
+            os.environ.setdefault(k, str(n_threads))
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
