@@ -1,6 +1,7 @@
 """Augmentation on the fly: each epoch trains on freshly distorted training images.
 
-The transformations and the recipe language are in :mod:`nndl.data.expand`;
+The transformations and the recipe language are in :mod:`nndl.data.transforms`
+and :mod:`nndl.data.recipe`;
 this callback applies a recipe at the start of every epoch. It is also
 importable as ``nndl.data.expand.AugmentCallback``.
 """
@@ -10,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_range
-from ..data.expand import Augmenter, _as_images
+from ..data.recipe import Augmenter
+from ..data.transforms import as_image_stack
 from .base import Callback
 
 __all__ = ["AugmentCallback"]
@@ -42,7 +44,7 @@ class AugmentCallback(Callback):
 
     def on_epoch_begin(self, trainer, epoch):
         X, Y = trainer.train_data
-        _as_images(X, "training X")
+        as_image_stack(X, "training X")
         rng = trainer.rng
         if self.fraction >= 1.0:
             Xa = self.augmenter(X, rng)
