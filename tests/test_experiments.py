@@ -307,13 +307,14 @@ def cli():
     click = pytest.importorskip("click")
     from click.testing import CliRunner
 
-    from nndl.cli_experiments import register
+    from nndl.cli.experiment import experiment, report
 
     @click.group()
     def group():
         pass
 
-    register(group)
+    group.add_command(experiment)
+    group.add_command(report)
     return CliRunner(), group
 
 

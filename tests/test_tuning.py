@@ -306,7 +306,7 @@ def _runner():
 
 
 def test_tune_commands_on_digits(tmp_path):
-    from nndl.cli_search import tune
+    from nndl.cli.tune import tune
 
     runner = _runner()
     res = runner.invoke(
@@ -381,7 +381,7 @@ def test_tune_commands_on_digits(tmp_path):
 
 
 def test_tune_command_errors_are_one_line(tmp_path):
-    from nndl.cli_search import tune
+    from nndl.cli.tune import tune
 
     res = _runner().invoke(tune, ["eta", "--dataset", "digits", "--classes", "0,42"])
     assert res.exit_code == 1

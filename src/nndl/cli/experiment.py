@@ -1,4 +1,4 @@
-"""The ``nndl experiment`` and ``nndl report`` commands (click), registered by ``nndl.cli``.
+"""The ``nndl experiment`` and ``nndl report`` commands.
 
 ::
 
@@ -9,35 +9,21 @@
     nndl experiment run all                         # the whole chapter, then the HTML report
     nndl report nndl-results                        # rebuild nndl-results/index.html
 
-The experiments and the report are imported inside the commands, so
-registering them costs nothing when ``nndl`` starts.
+The experiments and the report are imported inside the commands, so these
+commands cost nothing when ``nndl`` starts.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
 
 import click
 
-__all__ = ["experiment", "register", "report"]
+from .errors import report_errors
+
+__all__ = ["experiment", "report"]
 
 DEFAULT_OUT = "nndl-results"
-
-
-def _friendly(fn):
-    """Turn the library's clear errors into one line on stderr and exit status 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from .training import DivergenceError
-
-        try:
-            return fn(*args, **kwargs)
-        except (ValueError, TypeError, FileNotFoundError, ImportError, DivergenceError) as exc:
-            raise click.ClickException(str(exc)) from exc
-
-    return wrapper
 
 
 @click.group("experiment")
@@ -48,7 +34,7 @@ def experiment():
 @experiment.command("list")
 def list_experiments():
     """List the experiments, what each reproduces, and whether it can run here."""
-    from .experiments import EXPERIMENTS, availability
+    from ..experiments import EXPERIMENTS, availability
 
     width = max(len(n) for n in EXPERIMENTS)
     for name, info in EXPERIMENTS.items():
@@ -99,7 +85,7 @@ def list_experiments():
     help="Rebuild OUT/index.html afterwards.",
 )
 @click.option("--strict", is_flag=True, help="Exit with status 1 if any verdict fails.")
-@_friendly
+@report_errors
 def run(names, quick, seeds, seed, out, data, dtype, svm_max_size, report, strict):
     """Run experiments by NAME (see `nndl experiment list`), or `all` of them.
 
@@ -107,7 +93,7 @@ def run(names, quick, seeds, seed, out, data, dtype, svm_max_size, report, stric
     verdicts, wall time) and its figures as PNG, and prints its table: our
     result, the book's, and the verdict with the tolerance it used.
     """
-    from .experiments import (
+    from ..experiments import (
         EXPERIMENTS,
         Settings,
         format_summary,
@@ -130,7 +116,7 @@ def run(names, quick, seeds, seed, out, data, dtype, svm_max_size, report, stric
     result = run_all(settings, selected)
     click.echo(format_summary(result["summary"]))
     if report:
-        from .report import build_report
+        from ..report import build_report
 
         page = build_report(settings.out)
         click.echo(f"report: {page}")
@@ -156,20 +142,14 @@ def run(names, quick, seeds, seed, out, data, dtype, svm_max_size, report, stric
     help="Where to write the page (default FOLDER/index.html; elsewhere needs --embed).",
 )
 @click.option("--embed", is_flag=True, help="Inline the figures: one self-contained HTML file.")
-@_friendly
+@report_errors
 def report(folder, output, embed):
     """Write one static HTML page over a results FOLDER (default nndl-results).
 
     Every experiment's figures, its table against the book, its settings,
     seeds and wall time; readable offline.
     """
-    from .report import build_report
+    from ..report import build_report
 
     page = build_report(folder, output, embed=embed)
     click.echo(str(page))
-
-
-def register(group: click.Group) -> None:
-    """Add ``experiment`` and ``report`` to the main ``nndl`` command group."""
-    group.add_command(experiment)
-    group.add_command(report)

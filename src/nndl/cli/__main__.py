@@ -1,0 +1,5 @@
+"""``python -m nndl.cli``: the ``nndl`` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,52 @@
+"""Exit statuses and the one-line error messages of the ``nndl`` commands.
+
+Expected errors (bad options or files, divergence, failed downloads) end a
+command with one line on stderr and a non-zero exit status;
+``NNDL_DEBUG=1`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import click
+
+from ..training import DivergenceError
+
+__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "expected_errors", "one_line", "report_errors"]
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
+
+def expected_errors() -> tuple[type[BaseException], ...]:
+    """The library's clear errors: their message is all the user needs to read.
+
+    Called in ``except`` clauses, which Python evaluates only when an
+    exception is raised, so the data package is imported only then.
+    """
+    from ..data import FetchError
+
+    return (ValueError, TypeError, OSError, ImportError, DivergenceError, FetchError)
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks and runs of spaces folded into single spaces."""
+    return " ".join(str(text).split())
+
+
+def report_errors(fn):
+    """Turn the library's clear errors into click errors: one line and exit status 1.
+
+    For commands that may also be invoked outside :func:`nndl.cli.main` (by
+    click's test runner, or in another click group).
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except expected_errors() as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    return wrapper

@@ -1,0 +1,159 @@
+"""``nndl evaluate`` and ``nndl predict``: a saved model on a data set's split, or on images.
+
+::
+
+    nndl evaluate runs/X/model.json --split test
+    nndl predict runs/X/model.json digit.png --invert
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import click
+import numpy as np
+
+from ..network import Network
+from .train import percent
+
+__all__ = ["confusion_matrix", "evaluate", "predict"]
+
+
+def _model_dataset(net: Network, dataset: str | None) -> str:
+    if dataset:
+        return dataset
+    cfg = net.metadata.get("config") if isinstance(net.metadata, dict) else None
+    if isinstance(cfg, dict) and isinstance(cfg.get("data"), dict):
+        name = cfg["data"].get("dataset")
+        if isinstance(name, str):
+            return name
+    return "mnist"
+
+
+def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
+    """Counts[i, j]: examples of class i predicted as j."""
+    m = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(m, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return m
+
+
+def _format_confusion(m: np.ndarray) -> str:
+    w = max(5, len(str(int(m.max()))) + 1)
+    head = "true\\pred" + "".join(f"{j:>{w}}" for j in range(m.shape[1]))
+    rows = [head]
+    for i, row in enumerate(m):
+        rows.append(f"{i:>9}" + "".join(f"{int(v):>{w}}" for v in row))
+    return "\n".join(rows)
+
+
+@click.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.option(
+    "--split",
+    type=click.Choice(["validation", "test", "train"]),
+    default="validation",
+    show_default=True,
+    help="which data to evaluate on (keep the test set for the end)",
+)
+@click.option("--dataset", help="data set (default: the one the model was trained on)")
+@click.option("--data-dir", type=click.Path(file_okay=False), help="data cache folder")
+@click.option("--json", "as_json", is_flag=True, help="print the results as JSON")
+def evaluate(model, split, dataset, data_dir, as_json):
+    """Accuracy, cost and confusion matrix of a saved MODEL on validation or test data."""
+    from ..data import load_dataset
+    from ..serialization import load
+
+    net = load(model)
+    name = _model_dataset(net, dataset)
+    splits = load_dataset(name, cache_dir=data_dir, progress=False if as_json else None)
+    data = getattr(splits, split)
+    X = net.check_X(data.X, name=f"{split} data")
+    pred = net.predict(X)
+    labels = data.y
+    if labels.max() >= net.n_outputs:
+        raise ValueError(
+            f"{name} has labels up to {labels.max()} but the model has {net.n_outputs} outputs"
+        )
+    acc = float(np.mean(pred == labels))
+    cost = net.cost_value(X, labels)
+    result = {
+        "model": str(model),
+        "dataset": name,
+        "split": split,
+        "examples": int(X.shape[0]),
+        "accuracy": acc,
+        "correct": int(np.sum(pred == labels)),
+        "cost": cost,
+    }
+    meta_cfg = net.metadata.get("config", {}) if isinstance(net.metadata, dict) else {}
+    tr = meta_cfg.get("training", {}) if isinstance(meta_cfg, dict) else {}
+    n_train = (net.metadata.get("results") or {}).get("n_train")
+    l2, l1 = tr.get("l2") or 0.0, tr.get("l1") or 0.0
+    if (l2 or l1) and isinstance(n_train, int) and n_train > 0:
+        result["cost_with_penalty"] = cost + net.penalty(l2=l2, l1=l1, n=n_train)
+    cm = confusion_matrix(labels, pred, net.n_outputs)
+    result["confusion_matrix"] = cm.tolist()
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"{model} on the {split} data of {name} ({X.shape[0]} examples)")
+    click.echo(f"Accuracy: {percent(acc)} ({result['correct']}/{X.shape[0]})")
+    line = f"Cost: {cost:.4f} ({net.cost.name}, mean per example)"
+    if "cost_with_penalty" in result:
+        line += (
+            f"; with the regularization term (l2 {l2:g}, l1 {l1:g}, n {n_train}): "
+            f"{result['cost_with_penalty']:.4f}"
+        )
+    click.echo(line)
+    click.echo("Confusion matrix (rows: true class, columns: predicted class):")
+    click.echo(_format_confusion(cm))
+
+
+@click.command()
+@click.argument("model", type=click.Path(dir_okay=False))
+@click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--invert",
+    is_flag=True,
+    help="for dark ink on a light background (MNIST digits are white on black)",
+)
+@click.option("--json", "as_json", is_flag=True, help="print the results as JSON")
+def predict(model, images, invert, as_json):
+    """Class and output values of MODEL for each image file (PNG, any size, grey or colour).
+
+    Images are turned grey, padded to a square and resized to the model's
+    input (28x28 for MNIST, 8x8 for the digits). The book's convention is
+    white ink on a black background; pass --invert for black ink on white.
+    """
+    from ..data.images import load_images
+    from ..serialization import load
+
+    net = load(model)
+    side = math.isqrt(net.n_inputs)
+    if side * side != net.n_inputs:
+        raise ValueError(
+            f"{model} takes {net.n_inputs} inputs, not a square image; predict needs a model "
+            "trained on square images (784 = 28x28 for MNIST)"
+        )
+    X = load_images(images, side=side, invert=invert)
+    out = net.predict_proba(X)
+    softmax = net.output_activation.name == "softmax"
+    results = []
+    for path, x, row in zip(images, X, out, strict=True):
+        k = int(np.argmax(row))
+        results.append({"image": path, "class": k, "outputs": [float(v) for v in row]})
+        if not invert and float(np.mean(x)) > 0.5:
+            click.echo(
+                f"nndl: {path} looks like dark ink on a light background; MNIST digits are "
+                "light on dark: try --invert",
+                err=True,
+            )
+    if as_json:
+        click.echo(json.dumps({"model": str(model), "softmax": softmax, "predictions": results}))
+        return
+    kind = "probabilities" if softmax else "outputs (sigmoid activations, not normalized)"
+    for r in results:
+        values = "  ".join(f"{i}:{v:.3f}" for i, v in enumerate(r["outputs"]))
+        click.echo(f"{r['image']}: {r['class']}  ({r['outputs'][r['class']]:.3f})")
+        click.echo(f"  {kind}: {values}")

@@ -1,0 +1,677 @@
+"""``nndl train``: train a network and save it with its history and configuration.
+
+::
+
+    nndl train                        # the chapter's [784, 100, 10] network on MNIST
+    nndl train --dataset digits --hidden 30 --epochs 10
+    nndl train --config runs/X/config.json      # repeat a run
+    nndl train --resume runs/X/checkpoint.npz   # continue an interrupted run
+
+The options come from :data:`nndl.cli.run_config.SETTINGS`. A run resolves
+its configuration, checks it before any data is loaded
+(:func:`check_before_loading`), loads the data, builds the network and the
+callbacks (:data:`CALLBACK_FACTORIES`), trains, and writes its files.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from .._io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from .._version import __version__
+from ..callbacks import MONITOR_KEYS, BatchMonitor, Callback, Checkpoint, control_callbacks
+from ..config import to_toml, write_config
+from ..network import Network
+from ..training import TrainConfig, Trainer
+from .errors import EXIT_INTERRUPTED
+from .run_config import SETTINGS, layer_from_options, resolve_run_config, settings_options
+
+__all__ = [
+    "CALLBACK_FACTORIES",
+    "TrainingRun",
+    "book_result",
+    "check_before_loading",
+    "percent",
+    "plot_curves",
+    "train",
+    "write_history",
+]
+
+
+# --------------------------------------------------------------- the run
+@dataclass
+class TrainingRun:
+    """What a training run is made of; callback factories receive it.
+
+    ``config`` is the resolved run configuration (what config.json will
+    hold); ``out`` is the output folder, which may not exist yet (files are
+    written there with ``nndl._io``, which creates it).
+    """
+
+    config: dict[str, dict]
+    network: Network
+    train_config: TrainConfig
+    splits: Any
+    out: Path
+    quiet: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+#: Functions (TrainingRun) -> list of Callback, called once per ``nndl train``
+#: to add behaviour configured by their own settings (schedules, early
+#: stopping, checkpoints, augmentation, ...).
+CALLBACK_FACTORIES: list[Callable[[TrainingRun], list[Callback]]] = []
+
+
+def _control_factory(run: TrainingRun) -> list[Callback]:
+    """Schedules, early stopping, batch monitoring, diagnostics, checkpoints ([control])."""
+    return control_callbacks(run.config.get("control", {}), out=run.out)
+
+
+def _augment_factory(run: TrainingRun) -> list[Callback]:
+    """On-the-fly distortion of the training images (data.augment)."""
+    recipe = run.config.get("data", {}).get("augment")
+    if not recipe:
+        return []
+    from ..data.expand import AugmentCallback
+
+    return [AugmentCallback(recipe, run.config["data"].get("augment_fraction", 1.0))]
+
+
+CALLBACK_FACTORIES.extend([_augment_factory, _control_factory])
+
+
+def _check_hidden(hidden) -> list[int]:
+    if not isinstance(hidden, (list, tuple)) or not all(type(h) is int and h >= 1 for h in hidden):
+        raise ValueError(f"network.hidden must be a list of positive integers, got {hidden!r}")
+    return list(hidden)
+
+
+def _network_kwargs(net_cfg: dict) -> dict:
+    kw = {k: v for k, v in net_cfg.items() if k not in ("sizes", "hidden")}
+    unknown = set(kw) - {
+        "hidden_activation",
+        "cost",
+        "output_activation",
+        "initializer",
+        "dropout",
+        "dtype",
+    }
+    if unknown:  # pragma: no cover - normalize() refuses these first
+        raise ValueError(f"unknown network settings {sorted(unknown)}")
+    return kw
+
+
+def check_before_loading(cfg: dict[str, dict]) -> tuple[TrainConfig, int]:
+    """Check the network and training sections before any data is loaded.
+
+    Returns the validated TrainConfig with its seed fixed (drawn at random
+    when not given, so the saved configuration repeats the run exactly).
+    """
+    net_cfg = cfg.get("network", {})
+    if "sizes" in net_cfg:
+        probe = list(net_cfg["sizes"]) if isinstance(net_cfg["sizes"], (list, tuple)) else None
+        if probe is None:
+            raise TypeError(
+                f"network.sizes must be a list of layer sizes, got {net_cfg['sizes']!r}"
+            )
+    else:
+        probe = [1, *_check_hidden(net_cfg.get("hidden", [100])), 1]
+    # Builds a throwaway network of the same shape so that a bad name or
+    # value is refused now, not after a download.
+    Network(probe, seed=0, **_network_kwargs(net_cfg))
+    training = dict(cfg.get("training", {}))
+    if training.get("seed") is None:
+        training["seed"] = int(np.random.SeedSequence().entropy % (2**31))
+    tc = TrainConfig.from_dict(training)
+    # Bad schedules, stopping rules and recipes are refused before a download too.
+    control_callbacks(cfg.get("control", {}))
+    data = cfg.get("data", {})
+    if data.get("augment") or data.get("expand"):
+        from ..data.expand import SHIFTS_RECIPE, Augmenter
+
+        if data.get("augment"):
+            Augmenter.parse(data["augment"])
+        if data.get("expand") and data["expand"].strip().lower() != SHIFTS_RECIPE:
+            Augmenter.parse(data["expand"])
+    return tc, tc.seed
+
+
+def _load_data(data_cfg: dict, quiet: bool):
+    from ..data import load_dataset
+
+    splits = load_dataset(
+        data_cfg.get("dataset", "mnist"),
+        cache_dir=data_cfg.get("data_dir"),
+        progress=False if quiet else None,
+    )
+    train = splits.train.head(data_cfg.get("train_size"))
+    validation = splits.validation.head(data_cfg.get("validation_size"))
+    if data_cfg.get("expand"):
+        from ..data import Dataset, data_dir
+        from ..data.expand import build_expanded
+
+        if not quiet:
+            click.echo(f"Expanding the training data with {data_cfg['expand']!r} ...", err=True)
+        X, y = build_expanded(
+            train.X,
+            train.y,
+            data_cfg["expand"],
+            seed=data_cfg.get("expand_seed", 0),
+            copies=data_cfg.get("expand_copies"),
+            cache_dir=data_dir(data_cfg.get("data_dir")) / "expanded",
+        )
+        train = Dataset(X, y)
+    return type(splits)(train, validation, splits.test)
+
+
+def _build_network(net_cfg: dict, splits, seed: int) -> Network:
+    n_in, n_out = splits.n_features, splits.n_classes
+    if "sizes" in net_cfg:
+        sizes = list(net_cfg["sizes"])
+        if sizes[0] != n_in:
+            raise ValueError(
+                f"sizes {sizes}: the input layer must have {n_in} neurons, one per feature of "
+                "the data (or give --hidden and let the data set the input and output sizes)"
+            )
+        if sizes[-1] < n_out:
+            raise ValueError(
+                f"sizes {sizes}: the output layer needs at least {n_out} neurons for labels "
+                f"0..{n_out - 1}"
+            )
+    else:
+        sizes = [n_in, *_check_hidden(net_cfg.get("hidden", [100])), n_out]
+    return Network(sizes, seed=seed, **_network_kwargs(net_cfg))
+
+
+# ------------------------------------------------------ training callbacks
+class StopRequested(KeyboardInterrupt):
+    """Raised after the mini-batch during which Ctrl-C was pressed.
+
+    A KeyboardInterrupt, so the trainer (and any callback) treats it as an
+    interruption: the update of that mini-batch is complete.
+    """
+
+    def __init__(self, epoch: int, batch: int):
+        super().__init__(f"interrupted in epoch {epoch} after mini-batch {batch}")
+        self.epoch = epoch
+        self.batch = batch
+
+
+class StopOnInterrupt(Callback):
+    """Turns the first Ctrl-C into a clean stop after the current mini-batch.
+
+    While training runs, SIGINT only sets a flag; ``on_batch_end`` sees it
+    and raises :class:`StopRequested`, so the weights are those of a
+    complete update. A second Ctrl-C interrupts at once.
+    """
+
+    def __init__(self, say: Callable[[str], None] | None = None):
+        self.requested = False
+        self._say = say
+        self._previous = None
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        if self._say:
+            self._say("stopping after this mini-batch (Ctrl-C again to stop at once)")
+
+    def on_train_begin(self, trainer):
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+        except ValueError:  # not the main thread: leave Ctrl-C alone
+            self._previous = None
+
+    def on_batch_end(self, trainer, batch):
+        if self.requested:
+            raise StopRequested(trainer.epoch, batch)
+
+    def on_train_end(self, trainer):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
+def percent(x: float) -> str:
+    """``0.9612`` as ``96.12%``."""
+    return f"{100.0 * x:.2f}%"
+
+
+class ProgressReport(Callback):
+    """A progress bar per epoch with running figures, and a summary line per epoch.
+
+    The bar (tqdm, on a terminal only) is refreshed at most a few times a
+    second: ``on_batch_end`` counts and looks at the clock every 32 batches,
+    so it costs nothing measurable. The running training cost is estimated
+    on a fixed sample of 500 training examples (its own generator, so the
+    run's random stream is untouched).
+    """
+
+    def __init__(self, *, bar: bool = True, lines: bool = True, echo=None):
+        self.bar_enabled = bar
+        self.lines = lines
+        self.echo = echo or (lambda s: click.echo(s))
+        self._bar = None
+        self._since = 0
+        self._last = 0.0
+        self._sample = None
+        self._running = None
+        self._last_val = None
+
+    def on_train_begin(self, trainer):
+        X, Y = trainer.train_data
+        idx = np.random.default_rng(0).choice(X.shape[0], min(500, X.shape[0]), replace=False)
+        self._sample = (X[np.sort(idx)], Y[np.sort(idx)])
+        self._epochs = trainer.config.epochs
+        self._n_batches = math.ceil(X.shape[0] / trainer.config.mini_batch_size)
+
+    def on_epoch_begin(self, trainer, epoch):
+        if not self.bar_enabled:
+            return
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            self.bar_enabled = False
+            return
+        n = self._n_batches
+        if trainer.epoch_train_data is not None:
+            n = math.ceil(trainer.epoch_train_data[0].shape[0] / trainer.config.mini_batch_size)
+        self._bar = tqdm(
+            total=n,
+            desc=f"Epoch {epoch + 1}/{self._epochs}",
+            unit="batch",
+            leave=False,
+            file=sys.stderr,
+            disable=None,  # off when stderr is not a terminal
+            dynamic_ncols=True,
+        )
+        if self._bar.disable:
+            self._bar = None
+            self.bar_enabled = False
+        self._since = 0
+        self._last = time.monotonic()
+
+    def on_batch_end(self, trainer, batch):
+        if self._bar is None:
+            return
+        self._since += 1
+        if self._since < 32:
+            return
+        self._since = 0
+        now = time.monotonic()
+        if now - self._last < 0.25:
+            return
+        self._last = now
+        self._bar.update(batch + 1 - self._bar.n)
+        cfg = trainer.config
+        Xs, Ys = self._sample
+        cost = trainer.network.cost_value(Xs, Ys, l2=cfg.l2, l1=cfg.l1, n=trainer.n)
+        self._running = cost if self._running is None else 0.7 * self._running + 0.3 * cost
+        post = f"cost~{self._running:.4f}"
+        if self._last_val is not None:
+            post += f" val_acc {self._last_val}"
+        self._bar.set_postfix_str(post, refresh=False)
+
+    def _close(self):
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self._close()
+        if "val_accuracy" in logs:
+            self._last_val = percent(logs["val_accuracy"])
+        if self.lines:
+            self.echo(epoch_summary(logs, trainer, self._epochs))
+
+    def on_train_end(self, trainer):
+        self._close()
+
+
+def epoch_summary(logs: dict, trainer, epochs: int) -> str:
+    """One line per epoch, e.g. ``Epoch 3/30: validation accuracy 96.12% (9612/10000), 4.1 s``."""
+    parts = []
+    n_val = trainer.validation_data[0].shape[0] if trainer.validation_data is not None else 0
+    names = {
+        "loss": "training cost",
+        "accuracy": "training accuracy",
+        "val_loss": "validation cost",
+        "val_accuracy": "validation accuracy",
+    }
+    for key in MONITOR_KEYS:
+        if key not in logs:
+            continue
+        v = logs[key]
+        if key.endswith("accuracy"):
+            n = n_val if key.startswith("val_") else trainer.n
+            parts.append(f"{names[key]} {percent(v)} ({round(v * n)}/{n})")
+        else:
+            parts.append(f"{names[key]} {v:.4f}")
+    parts.append(f"{logs.get('time', 0.0):.1f} s")
+    return f"Epoch {logs['epoch'] + 1}/{epochs}: " + ", ".join(parts)
+
+
+# -------------------------------------------------------------- run outputs
+def _jsonable(v):
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, (np.floating, np.integer)):
+        return _jsonable(v.item())
+    return v
+
+
+def write_history(out: Path, history) -> list[Path]:
+    """history.json (columns) and history.csv (one row per epoch), atomically."""
+    cols = history.to_dict()
+    doc = {k: [_jsonable(v) for v in vals] for k, vals in cols.items()}
+    atomic_write_json(out / "history.json", doc)
+    buf = io.StringIO()
+    keys = list(cols)
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(keys)
+    for r in history.records:
+        writer.writerow(["" if _jsonable(r.get(k)) is None else r.get(k) for k in keys])
+    atomic_write_text(out / "history.csv", buf.getvalue())
+    return [out / "history.json", out / "history.csv"]
+
+
+def plot_curves(out: Path, history, title: str = "") -> Path | None:
+    """Plot accuracy and cost per epoch to curves.png.
+
+    Returns None (and writes nothing) when matplotlib is missing or nothing
+    was monitored.
+    """
+    keys = [k for k in MONITOR_KEYS if k in history]
+    if not keys or len(history) == 0:
+        return None
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    panels = [p for p in ("accuracy", "loss") if p in keys or f"val_{p}" in keys]
+    fig = Figure(figsize=(5.5 * len(panels), 4.0))
+    FigureCanvasAgg(fig)
+    epochs = np.asarray(history["epoch"]) + 1
+    labels = {"loss": "training", "val_loss": "validation", "accuracy": "training"}
+    labels["val_accuracy"] = "validation"
+    for i, panel in enumerate(panels, 1):
+        ax = fig.add_subplot(1, len(panels), i)
+        for k in (panel, f"val_{panel}"):
+            if k in history:
+                vals = np.asarray(history[k], dtype=float)
+                if panel == "accuracy":
+                    vals = 100 * vals
+                ax.plot(epochs, vals, marker="o", markersize=3, label=labels[k])
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("accuracy (%)" if panel == "accuracy" else "cost")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    path = out / "curves.png"
+    atomic_write_bytes(path, buf.getvalue())
+    return path
+
+
+def _control_outputs(out: Path, cfg, trainer, callbacks, plot: bool, title: str) -> list[Path]:
+    """batches.csv for --monitor-every, diagnostics.png for --diagnostics."""
+    files = []
+    for cb in callbacks:
+        if isinstance(cb, BatchMonitor) and cb.records:
+            cols = cb.to_dict()
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="\n")
+            writer.writerow(list(cols))
+            for row in zip(*cols.values(), strict=True):
+                writer.writerow(["" if _jsonable(v) is None else v for v in row])
+            path = out / "batches.csv"
+            atomic_write_text(path, buf.getvalue())
+            files.append(path)
+    if plot and cfg.get("control", {}).get("diagnostics") and len(trainer.history):
+        from ..diagnostics import plot_diagnostics
+
+        try:
+            files.append(plot_diagnostics(trainer.history, out / "diagnostics.png", title=title))
+        except ImportError:
+            pass
+    return files
+
+
+#: The chapter's published results that a run can be compared with. Each
+#: applies when the run's settings match ``when`` (MNIST, all the data).
+BOOK_RESULTS = [
+    {
+        "when": {"sizes": [784, 100, 10], "learning_rate": 0.5, "l2": 5.0, "epochs": 30},
+        "split": "validation",
+        "accuracy": 0.9792,
+        "note": "the book's run used the large N(0, 1) initializer",
+    },
+    {
+        "when": {"sizes": [784, 100, 10], "learning_rate": 0.1, "l2": 5.0, "epochs": 60},
+        "split": "validation",
+        "accuracy": 0.9804,
+        "note": "the book's run used the large N(0, 1) initializer",
+    },
+    {
+        "when": {"sizes": [784, 30, 10], "learning_rate": 0.5, "l2": 5.0, "epochs": 30},
+        "split": "test",
+        "accuracy": 0.9649,
+        "note": "the book's run used the large N(0, 1) initializer",
+    },
+]
+
+
+def book_result(config: dict[str, dict]) -> dict | None:
+    """The book's figure for this set-up, or None when the chapter gives none."""
+    net, tr, data = config["network"], config["training"], config["data"]
+    common = (
+        data.get("dataset") == "mnist"
+        and "train_size" not in data
+        and "validation_size" not in data
+        and net.get("cost") == "cross_entropy"
+        and net.get("hidden_activation") == "sigmoid"
+        and not net.get("dropout")
+        and tr.get("mini_batch_size") == 10
+        and tr.get("optimizer") == "sgd"
+        and not tr.get("l1")
+    )
+    if not common:
+        return None
+    here = {**net, **tr}
+    for entry in BOOK_RESULTS:
+        if all(here.get(k) == v for k, v in entry["when"].items()):
+            return entry
+    return None
+
+
+def _default_out() -> Path:
+    base = Path("runs") / time.strftime("%Y%m%d-%H%M%S")
+    out, i = base, 1
+    while out.exists():
+        i += 1
+        out = base.with_name(f"{base.name}-{i}")
+    return out
+
+
+@click.command()
+@settings_options(SETTINGS)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="read settings from a TOML or JSON file (e.g. a run's config.json); "
+    "options given here win",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    help="folder for model.json, history.json/.csv, config.json, curves.png "
+    "(default: runs/DATE-TIME)",
+)
+@click.option(
+    "--test/--no-test", default=True, help="report test accuracy at the end (default: on)"
+)
+@click.option(
+    "--plot/--no-plot",
+    default=True,
+    help="plot curves.png when matplotlib is installed (default: on)",
+)
+@click.option(
+    "--resume",
+    "resume_from",
+    type=click.Path(dir_okay=False, exists=True),
+    help="continue the run saved in this checkpoint (its folder's config.json gives the "
+    "settings unless --config is given; --epochs may extend the run)",
+)
+@click.option("--print-config", is_flag=True, help="print the resolved settings as TOML and exit")
+@click.option("--quiet", "-q", is_flag=True, help="no progress or per-epoch lines, just the result")
+def train(config_file, out, test, plot, resume_from, print_config, quiet, **values):
+    """Train a network and save it with its history and configuration.
+
+    With no options: [784, 100, 10] sigmoid neurons, cross-entropy, eta 0.5,
+    lambda 5.0, mini-batches of 10, 30 epochs on MNIST, monitoring the
+    validation accuracy (the chapter's best simple network; the book reports
+    97.92% on the validation data). Ctrl-C stops after the current
+    mini-batch and saves what there is, with a checkpoint that
+    `nndl train --resume OUT/checkpoint.npz` continues exactly.
+    """
+    if resume_from is not None:
+        resume_from = Path(resume_from)
+        if config_file is None and (resume_from.parent / "config.json").is_file():
+            config_file = resume_from.parent / "config.json"
+        if out is None:
+            out = resume_from.parent
+    cfg = resolve_run_config(layer_from_options(values), config_file)
+    train_config, seed = check_before_loading(cfg)
+    cfg["training"] = train_config.to_dict()
+    if print_config:
+        click.echo(to_toml(cfg), nl=False)
+        return
+    say = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
+    splits = _load_data(cfg["data"], quiet)
+    net = _build_network(cfg["network"], splits, seed)
+    cfg["network"] = net.config.to_dict()
+    # The folder is created by the first file written to it, so a run that
+    # fails before then leaves nothing behind.
+    out = Path(out) if out else _default_out()
+
+    train, val = splits.train, splits.validation
+    have_val = val.X.shape[0] > 0
+    if not quiet:
+        tc = train_config
+        click.echo(
+            f"Training {net.sizes} ({net.config.hidden_activation} hidden, {net.cost.name} cost) "
+            f"on {cfg['data']['dataset']}: {train.X.shape[0]} training and {val.X.shape[0]} "
+            f"validation examples; eta {tc.learning_rate:g}, lambda {tc.l2:g}, mini-batch "
+            f"{tc.mini_batch_size}, {tc.epochs} epochs, seed {seed}"
+        )
+    stopper = StopOnInterrupt(say)
+    run = TrainingRun(cfg, net, train_config, splits, out, quiet)
+    callbacks: list[Callback] = [ProgressReport(bar=not quiet, lines=not quiet), stopper]
+    for factory in CALLBACK_FACTORIES:
+        callbacks.extend(factory(run))
+    trainer = Trainer(net, train_config, callbacks=callbacks)
+    if cfg.get("control", {}).get("checkpoint_every"):
+        # A run killed outright keeps its checkpoints: their settings go first.
+        write_config(out / "config.json", cfg)
+    interrupted = None
+    try:
+        trainer.fit(
+            train.X,
+            train.y,
+            validation_data=(val.X, val.y) if have_val else None,
+            resume_from=resume_from,
+        )
+    except StopRequested as exc:
+        interrupted = exc
+    checkpoint = next((cb for cb in callbacks if isinstance(cb, Checkpoint)), None)
+    if interrupted and trainer.can_checkpoint and checkpoint is None:
+        # With --checkpoint-every the callback has written one already.
+        checkpoint = Checkpoint(out / "checkpoint.npz")
+        checkpoint.save(trainer)
+
+    results = {
+        "status": "interrupted" if interrupted else "complete",
+        "epochs_completed": len(trainer.history),
+        "n_train": int(train.X.shape[0]),
+    }
+    if interrupted:
+        results["stopped"] = {"epoch": interrupted.epoch, "after_batch": interrupted.batch}
+    if trainer.history and "val_accuracy" in trainer.history:
+        results["validation_accuracy"] = trainer.history["val_accuracy"][-1]
+        best_epoch, best = trainer.history.best("val_accuracy")
+        results["best_validation_accuracy"] = {"epoch": best_epoch, "value": best}
+    if test and not interrupted:
+        results["test_accuracy"] = net.accuracy(splits.test.X, splits.test.y)
+    book = book_result(cfg)
+    if book and not interrupted:
+        results["book"] = {k: book[k] for k in ("split", "accuracy", "note")}
+
+    from ..serialization import save
+
+    meta = {"nndl_version": __version__, "config": cfg, "results": results}
+    files = [save(net, out / "model.json", metadata=meta)]
+    files += write_history(out, trainer.history)
+    files.append(write_config(out / "config.json", cfg))
+    atomic_write_json(out / "results.json", results)
+    files.append(out / "results.json")
+    title = (
+        f"{net.sizes} on {cfg['data']['dataset']}, eta {train_config.learning_rate:g}, "
+        f"lambda {train_config.l2:g}"
+    )
+    png = plot_curves(out, trainer.history, title) if plot else None
+    if png:
+        files.append(png)
+    files += _control_outputs(out, cfg, trainer, callbacks, plot, title)
+
+    if interrupted:
+        resume = ""
+        if checkpoint is not None and checkpoint.saved:
+            resume = f"; continue with: nndl train --resume {checkpoint.saved[-1]}"
+        click.echo(
+            f"nndl: interrupted in epoch {interrupted.epoch + 1} after mini-batch "
+            f"{interrupted.batch + 1}; saved the model and the history of "
+            f"{len(trainer.history)} complete epoch(s) to {out}{resume}",
+            err=True,
+        )
+        raise click.exceptions.Exit(EXIT_INTERRUPTED)
+
+    lines = []
+    if "validation_accuracy" in results:
+        b = results["best_validation_accuracy"]
+        lines.append(
+            f"Validation accuracy: {percent(results['validation_accuracy'])} "
+            f"(best {percent(b['value'])} in epoch {b['epoch'] + 1})"
+        )
+    if "test_accuracy" in results:
+        n = splits.test.X.shape[0]
+        acc = results["test_accuracy"]
+        lines.append(f"Test accuracy: {percent(acc)} ({round(acc * n)}/{n})")
+    if book:
+        ours = results.get(f"{book['split']}_accuracy")
+        mine = f"; this run: {percent(ours)}" if ours is not None else ""
+        lines.append(
+            f"The book reports {percent(book['accuracy'])} on the {book['split']} data for this "
+            f"set-up ({book['note']}){mine}"
+        )
+    lines.append(f"Saved {', '.join(p.name for p in files)} in {out}")
+    for line in lines:
+        click.echo(line)

@@ -1,0 +1,333 @@
+"""``nndl tune eta|lambda|batch-size``: the chapter's heuristics (:mod:`nndl.tuning`).
+
+Data loading, training and plotting are imported inside the commands, so
+they cost nothing at start-up.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import click
+
+from .errors import report_errors
+from .trial_data import data_options, int_list, load_reduced_data
+
+__all__ = ["tune"]
+
+
+def _network_options(fn):
+    options = [
+        click.option(
+            "--hidden",
+            default="30",
+            show_default=True,
+            help="Hidden layer sizes, e.g. 30 or 100,30 (empty for none).",
+        ),
+        click.option(
+            "--activation", default="sigmoid", show_default=True, help="Hidden activation."
+        ),
+        click.option("--cost", default="cross_entropy", show_default=True),
+        click.option(
+            "--init",
+            "initializer",
+            default="default",
+            show_default=True,
+            help="Weight initializer.",
+        ),
+        click.option("--dropout", type=float, default=0.0, show_default=True),
+        click.option("--dtype", default="float64", show_default=True),
+        click.option(
+            "--seed",
+            type=int,
+            default=0,
+            show_default=True,
+            help="Seed of the initial weights and the shuffling.",
+        ),
+    ]
+    for opt in reversed(options):
+        fn = opt(fn)
+    return fn
+
+
+def _network_config(train, validation, hidden, activation, cost, initializer, dropout, dtype):
+    from ..network import NetworkConfig
+
+    sizes = int_list(hidden, "--hidden") or []
+    n_out = int(max(train[1].max(), validation[1].max())) + 1
+    return NetworkConfig(
+        sizes=[train[0].shape[1], *sizes, n_out],
+        hidden_activation=activation,
+        cost=cost,
+        initializer=initializer,
+        dropout=dropout,
+        dtype=dtype,
+    )
+
+
+_DATA_KEYS = ("dataset", "data_dir", "classes", "train_size", "validation_size", "data_seed")
+_NETWORK_KEYS = ("hidden", "activation", "cost", "initializer", "dropout", "dtype")
+
+
+def _data_and_network(opts: dict):
+    """Take the data and network options out of ``opts``; load and build.
+
+    Returns (train, validation, n_full, net_cfg); ``opts`` keeps the command's own options.
+    """
+    train, validation, _, n_full, _ = load_reduced_data(*(opts.pop(k) for k in _DATA_KEYS))
+    net_cfg = _network_config(train, validation, *(opts.pop(k) for k in _NETWORK_KEYS))
+    return train, validation, n_full, net_cfg
+
+
+def _write_outputs(result, out, plot, name):
+    from .._io import atomic_write_json
+    from ..tuning import plot_cost_curves
+
+    if out is not None:
+        path = Path(out) / f"tune_{name}.json"
+        atomic_write_json(path, result.to_dict())
+        click.echo(f"results: {path}")
+        if plot is None:
+            plot = Path(out) / f"tune_{name}.png"
+    if plot is not None:
+        try:
+            click.echo(f"figure: {plot_cost_curves(result, plot)}")
+        except ImportError as exc:
+            click.echo(f"no figure: {exc}", err=True)
+
+
+def _format_costs(values, digits=3) -> str:
+    return " -> ".join("inf" if not math.isfinite(v) else f"{v:.{digits}f}" for v in values)
+
+
+@click.group("tune")
+def tune():
+    """The chapter's heuristics for eta, lambda and the mini-batch size."""
+
+
+@tune.command("eta")
+@data_options
+@_network_options
+@click.option("--start", type=float, default=0.01, show_default=True, help="First eta.")
+@click.option("--factor", type=float, default=10.0, show_default=True)
+@click.option(
+    "--epochs", type=int, default=5, show_default=True, help="The 'first few epochs' of each trial."
+)
+@click.option(
+    "--refine",
+    "refine_steps",
+    type=int,
+    default=3,
+    show_default=True,
+    help="Bisections of the final bracket.",
+)
+@click.option(
+    "--fraction",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Recommended eta = fraction * threshold.",
+)
+@click.option("--mini-batch-size", type=int, default=10, show_default=True)
+@click.option(
+    "--l2",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="lambda of the run to come, for the full training set (rescaled to --train-size); "
+    "the threshold depends on it.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder for tune_eta.json and tune_eta.png.",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Figure of the cost curves (PNG/PDF/SVG).",
+)
+@report_errors
+def tune_eta(
+    seed,
+    start,
+    factor,
+    epochs,
+    refine_steps,
+    fraction,
+    mini_batch_size,
+    l2,
+    out,
+    plot,
+    **shared,
+):
+    """Find the learning-rate threshold: the eta where the training cost stops falling.
+
+    Tries eta = START, START*FACTOR, ... (or downwards) until the training
+    cost over the first EPOCHS epochs no longer falls at every epoch, refines
+    between the last eta that made it fall and the first that did not, and
+    recommends FRACTION (about half) of the threshold.
+    """
+    from ..tuning import find_learning_rate_threshold, rescale_lambda
+
+    train, _, n_full, net_cfg = _data_and_network(shared)
+    l2_used = rescale_lambda(l2, n_full, len(train[1])) if l2 else 0.0
+    if l2 and l2_used != l2:
+        click.echo(f"lambda {l2:g} rescaled to {l2_used:.4g} for {len(train[1])} examples")
+    click.echo(f"network {net_cfg.sizes}, {epochs} epochs per trial")
+
+    def show(t):
+        verdict = "diverged" if t.diverged else ("falls" if t.falling else "does not fall")
+        click.echo(f"  eta {t.value:<10.4g} {verdict:<14} cost {_format_costs(t.costs)}")
+
+    result = find_learning_rate_threshold(
+        net_cfg,
+        *train,
+        start=start,
+        factor=factor,
+        epochs=epochs,
+        refine_steps=refine_steps,
+        fraction=fraction,
+        mini_batch_size=mini_batch_size,
+        seed=seed,
+        train_options={"l2": l2_used},
+        on_trial=show,
+    )
+    click.echo(result.summary())
+    _write_outputs(result, out, plot, "eta")
+
+
+@tune.command("lambda")
+@data_options
+@_network_options
+@click.option(
+    "--eta",
+    "learning_rate",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Learning rate, fixed during the search (tune it first).",
+)
+@click.option("--epochs", type=int, default=10, show_default=True)
+@click.option("--start", type=float, default=1.0, show_default=True)
+@click.option("--factor", type=float, default=10.0, show_default=True)
+@click.option("--refine", "refine_steps", type=int, default=2, show_default=True)
+@click.option("--mini-batch-size", type=int, default=10, show_default=True)
+@click.option("--out", type=click.Path(file_okay=False), default=None)
+@click.option("--plot", type=click.Path(dir_okay=False), default=None)
+@report_errors
+def tune_lambda_cmd(
+    seed,
+    learning_rate,
+    epochs,
+    start,
+    factor,
+    refine_steps,
+    mini_batch_size,
+    out,
+    plot,
+    **shared,
+):
+    """Choose lambda on validation accuracy: 0 first, then START and factors of FACTOR.
+
+    With --train-size, the best lambda is also given rescaled to the full
+    training set (same weight decay eta*lambda/n).
+    """
+    from ..tuning import rescale_lambda, tune_lambda
+
+    train, validation, n_full, net_cfg = _data_and_network(shared)
+    click.echo(f"network {net_cfg.sizes}, eta {learning_rate:g}, {epochs} epochs per trial")
+
+    def show(t):
+        acc = "diverged" if t.diverged else f"{t.score:.4f}"
+        click.echo(f"  lambda {t.value:<10.4g} ({t.stage:<8}) validation accuracy {acc}")
+
+    result = tune_lambda(
+        net_cfg,
+        *train,
+        validation,
+        learning_rate=learning_rate,
+        epochs=epochs,
+        start=start,
+        factor=factor,
+        refine_steps=refine_steps,
+        mini_batch_size=mini_batch_size,
+        seed=seed,
+        on_trial=show,
+    )
+    click.echo(result.summary())
+    n = len(train[1])
+    if n != n_full and result.best:
+        click.echo(
+            f"for the full training set of {n_full} examples: lambda "
+            f"{rescale_lambda(result.best, n, n_full):.4g}"
+        )
+    _write_outputs(result, out, plot, "lambda")
+
+
+@tune.command("batch-size")
+@data_options
+@_network_options
+@click.option("--batch-sizes", default="1,5,10,20,50,100", show_default=True)
+@click.option("--eta", "learning_rate", type=float, default=0.5, show_default=True)
+@click.option(
+    "--l2",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="lambda for the full training set (rescaled to --train-size).",
+)
+@click.option("--epochs", type=int, default=5, show_default=True)
+@click.option(
+    "--target",
+    type=float,
+    default=None,
+    help="Validation accuracy to reach (default: 95% of the best final one).",
+)
+@click.option("--out", type=click.Path(file_okay=False), default=None)
+@click.option("--plot", type=click.Path(dir_okay=False), default=None)
+@report_errors
+def tune_batch_size_cmd(
+    seed,
+    batch_sizes,
+    learning_rate,
+    l2,
+    epochs,
+    target,
+    out,
+    plot,
+    **shared,
+):
+    """Validation accuracy against wall time for several mini-batch sizes."""
+    from ..tuning import rescale_lambda, tune_batch_size
+
+    train, validation, n_full, net_cfg = _data_and_network(shared)
+    l2 = rescale_lambda(l2, n_full, len(train[1])) if l2 else 0.0
+    sizes = int_list(batch_sizes, "--batch-sizes") or []
+
+    def show(t):
+        acc = "diverged" if t.diverged else f"{t.score:.4f}"
+        click.echo(
+            f"  mini-batch {int(t.value):<5} {t.times[-1]:8.2f} s  validation accuracy {acc}"
+        )
+
+    result = tune_batch_size(
+        net_cfg,
+        *train,
+        validation,
+        batch_sizes=sizes,
+        learning_rate=learning_rate,
+        epochs=epochs,
+        target=target,
+        seed=seed,
+        train_options={"l2": l2},
+        on_trial=show,
+    )
+    for b, t in result.time_to_target.items():
+        reach = f"in {t:.2f} s" if math.isfinite(t) else "never"
+        click.echo(f"  mini-batch {b:<5} reaches {result.target:.4f} {reach}")
+    click.echo(result.summary())
+    _write_outputs(result, out, plot, "batch_size")
