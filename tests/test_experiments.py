@@ -1,4 +1,4 @@
-"""The experiments' shared runner, every experiment's quick run, and the CLI commands.
+"""The experiments' shared modules, every experiment's quick run, and the CLI commands.
 
 The quick runs use scikit-learn's 8x8 digits (no download): the same code
 path as the full reproductions on a small slice with few epochs. They check
@@ -12,27 +12,26 @@ from __future__ import annotations
 import io
 import json
 import math
+import time
 
 import numpy as np
 import pytest
 
 from nndl.experiments import (
     EXPERIMENTS,
+    ExperimentRun,
+    ExperimentSettings,
     Settings,
     availability,
     get_experiment,
     run_all,
     run_experiment,
-    runner,
 )
+from nndl.experiments.background import BackgroundJob
+from nndl.experiments.data_source import resolve_data_source
 from nndl.experiments.more_data import fit_power_law, predict_power_law
-from nndl.experiments.runner import (
-    Context,
-    format_value,
-    summarize,
-    t_quantile,
-    welch_test,
-)
+from nndl.experiments.statistics import summarize, t_quantile, welch_test
+from nndl.experiments.tables import format_value
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 QUICK_DIR = "nndl-quick-results"
@@ -44,7 +43,7 @@ def quick_results(tmp_path_factory) -> tuple:
     log = out / "printed.txt"
     if not (out / "summary.json").exists():
         buf = io.StringIO()
-        settings = Settings(quick=True, data="digits", seeds=1, out=out, stream=buf)
+        settings = ExperimentSettings(quick=True, data="digits", seeds=1, out=out, stream=buf)
         run = run_all(settings)
         log.write_text(buf.getvalue(), encoding="utf-8")
         assert not run["errors"], run["errors"]
@@ -103,7 +102,8 @@ def test_training_runs_are_recorded_per_epoch(quick):
 def test_seeds_give_statistics_and_comparisons(tmp_path):
     buf = io.StringIO()
     res = run_experiment(
-        "dropout", Settings(quick=True, data="digits", seeds=3, seed=5, out=tmp_path, stream=buf)
+        "dropout",
+        ExperimentSettings(quick=True, data="digits", seeds=3, seed=5, out=tmp_path, stream=buf),
     )
     assert res["seeds"] == [5, 6, 7]
     m = res["metrics"]["none"]
@@ -121,10 +121,12 @@ def test_seeds_give_statistics_and_comparisons(tmp_path):
 
 def test_same_seed_same_result(tmp_path):
     a = run_experiment(
-        "learning_rate", Settings(quick=True, data="digits", out=tmp_path / "a", verbose=False)
+        "learning_rate",
+        ExperimentSettings(quick=True, data="digits", out=tmp_path / "a", verbose=False),
     )
     b = run_experiment(
-        "learning_rate", Settings(quick=True, data="digits", out=tmp_path / "b", verbose=False)
+        "learning_rate",
+        ExperimentSettings(quick=True, data="digits", out=tmp_path / "b", verbose=False),
     )
     assert a["metrics"] == b["metrics"]
 
@@ -132,33 +134,34 @@ def test_same_seed_same_result(tmp_path):
 def test_failed_experiment_keeps_partial_results(tmp_path, monkeypatch):
     mod = get_experiment("softmax").load()
 
-    def broken(ctx):
-        ctx.metric("something", 0.5)
+    def broken(experiment):
+        experiment.metric("something", 0.5)
         raise ZeroDivisionError("boom")
 
     monkeypatch.setattr(mod, "run", broken)
     with pytest.raises(ZeroDivisionError):
-        run_experiment("softmax", Settings(quick=True, out=tmp_path, verbose=False))
+        run_experiment("softmax", ExperimentSettings(quick=True, out=tmp_path, verbose=False))
     res = json.loads((tmp_path / "softmax" / "results.json").read_text())
     assert res["error"] == "ZeroDivisionError: boom"
     assert res["metrics"]["something"]["values"] == [0.5]
     # run_all records the error and carries on with the others.
     run = run_all(
-        Settings(quick=True, data="digits", out=tmp_path, verbose=False), ["softmax", "slowdown"]
+        ExperimentSettings(quick=True, data="digits", out=tmp_path, verbose=False),
+        ["softmax", "slowdown"],
     )
     assert "boom" in run["errors"]["softmax"] and "slowdown" in run["results"]
 
 
 def test_unavailable_experiment_is_reported_not_faked(tmp_path, monkeypatch):
     mod = get_experiment("techniques").load()
-    monkeypatch.setattr(mod, "REQUIRES", ("nndl.callbacks:NoSuchCallback",))
+    monkeypatch.setattr(mod, "REQUIRES", ("numpy:no_such_function",), raising=False)
     ok, why = availability("techniques")
-    assert not ok and "NoSuchCallback" in why
+    assert not ok and "no_such_function" in why
     with pytest.raises(RuntimeError, match="unavailable"):
-        run_experiment("techniques", Settings(quick=True, out=tmp_path, verbose=False))
+        run_experiment("techniques", ExperimentSettings(quick=True, out=tmp_path, verbose=False))
     monkeypatch.setattr(mod, "REQUIRES", ("no_such_module_xyz",))
     assert availability("techniques")[0] is False
-    run = run_all(Settings(quick=True, out=tmp_path, verbose=False), ["techniques"])
+    run = run_all(ExperimentSettings(quick=True, out=tmp_path, verbose=False), ["techniques"])
     assert "techniques" in run["unavailable"]
 
 
@@ -166,18 +169,18 @@ def test_bad_names_and_settings():
     with pytest.raises(ValueError, match=r"unknown experiment 'nope'.*overfitting"):
         get_experiment("nope")
     with pytest.raises(ValueError, match="seeds must be an integer >= 1"):
-        Settings(seeds=0).validate()
+        ExperimentSettings(seeds=0).validate()
     with pytest.raises(ValueError, match="data must be one of"):
-        Settings(data="cifar").validate()
+        ExperimentSettings(data="cifar").validate()
     with pytest.raises(ValueError, match="dtype"):
-        Settings(dtype="float16").validate()
+        ExperimentSettings(dtype="float16").validate()
 
 
 def test_auto_data_source(tmp_path, monkeypatch):
     monkeypatch.setenv("NNDL_DATA_DIR", str(tmp_path / "empty-cache"))
-    assert runner.resolve_data_source(Settings(quick=True)) == "digits"
-    assert runner.resolve_data_source(Settings(quick=False)) == "mnist"
-    assert runner.resolve_data_source(Settings(quick=True, data="mnist")) == "mnist"
+    assert resolve_data_source(ExperimentSettings(quick=True)) == "digits"
+    assert resolve_data_source(ExperimentSettings(quick=False)) == "mnist"
+    assert resolve_data_source(ExperimentSettings(quick=True, data="mnist")) == "mnist"
 
 
 # --------------------------------------------------------------- statistics
@@ -227,38 +230,39 @@ def test_welch_test_against_scipy():
     assert welch_test([0.9], [0.8])["significant"] is None
 
 
-def _ctx(tmp_path, quick=False):
-    return Context("unit", "unit test", Settings(out=tmp_path, quick=quick, verbose=False))
+def _experiment_run(tmp_path, quick=False):
+    settings = ExperimentSettings(out=tmp_path, quick=quick, verbose=False)
+    return ExperimentRun("unit", "unit test", settings)
 
 
 def test_check_close_and_compare_verdicts(tmp_path):
-    ctx = _ctx(tmp_path)
+    experiment = _experiment_run(tmp_path)
     for v in (0.9540, 0.9552, 0.9561):
-        ctx.metric("acc", v, unit="%")
-    ok = ctx.check_close("acc", "acc", 95.49, 0.5)
+        experiment.metric("acc", v, unit="%")
+    ok = experiment.check_close("acc", "acc", 95.49, 0.5)
     assert ok.passed is True and "within 0.5 points of the book's 95.49%" in ok.verdict
-    bad = ctx.check_close("acc", "acc", 97.0, 0.5)
+    bad = experiment.check_close("acc", "acc", 97.0, 0.5)
     assert bad.passed is False and bad.verdict.startswith("FAIL")
-    floor = ctx.check_close("acc", "acc", 96.2, 0.5, at_least=True)
+    floor = experiment.check_close("acc", "acc", 96.2, 0.5, at_least=True)
     assert floor.passed is False and "no more than 0.5 points below" in floor.verdict
     for v in (0.9700, 0.9712, 0.9705):
-        ctx.metric("better", v, unit="%")
-    comp = ctx.compare("better vs acc", "better", "acc")
+        experiment.metric("better", v, unit="%")
+    comp = experiment.compare("better vs acc", "better", "acc")
     assert "better is better" in comp["verdict"] and "larger than the noise" in comp["verdict"]
     for v in (0.9541, 0.9555, 0.9549):
-        ctx.metric("same", v, unit="%")
-    assert "within the noise" in ctx.compare("same vs acc", "same", "acc")["verdict"]
+        experiment.metric("same", v, unit="%")
+    assert "within the noise" in experiment.compare("same vs acc", "same", "acc")["verdict"]
     # In a quick run nothing is judged.
-    q = _ctx(tmp_path, quick=True)
+    q = _experiment_run(tmp_path, quick=True)
     q.metric("acc", 0.5, unit="%")
     assert q.check_close("acc", "acc", 95.49, 0.5).passed is None
 
 
 def test_results_json_has_no_nan(tmp_path):
-    ctx = _ctx(tmp_path)
-    ctx.metric("x", float("nan"))
-    ctx.set_config(weird=[np.float64("inf"), np.int64(3), np.bool_(True)])
-    res = ctx.finish()
+    experiment = _experiment_run(tmp_path)
+    experiment.metric("x", float("nan"))
+    experiment.set_config(weird=[np.float64("inf"), np.int64(3), np.bool_(True)])
+    res = experiment.finish()
     text = (tmp_path / "unit" / "results.json").read_text()
     assert "NaN" not in text and "Infinity" not in text
     assert res["config"]["weird"] == [None, 3, True]
@@ -287,18 +291,31 @@ def test_power_law_fit_recovers_known_curve():
 
 # --------------------------------------------------------- background jobs
 def test_background_job_runs_in_another_process():
-    job = runner.BackgroundJob(
-        "nndl.experiments.more_data:fit_power_law",
-        {"sizes": [100, 1000, 10_000], "accuracies": [0.7, 0.85, 0.93]},
+    job = BackgroundJob(
+        fit_power_law, {"sizes": [100, 1000, 10_000], "accuracies": [0.7, 0.85, 0.93]}
     )
+    assert job.target == "nndl.experiments.more_data:fit_power_law"
+    assert job.proc.args[1:3] == ["-m", "nndl.experiments.background_worker"]
     res = job.result()
     assert 0.93 <= res["asymptotic_accuracy"] <= 1.0
-    bad = runner.BackgroundJob("nndl.experiments.more_data:fit_power_law", {"sizes": [1]})
+    bad = BackgroundJob(fit_power_law, {"sizes": [1]})
     with pytest.raises(RuntimeError, match="failed"):
         bad.result()
-    slow = runner.BackgroundJob("time:sleep", {"secs": 30})
+    slow = BackgroundJob(time.sleep, {"secs": 30})
     slow.cancel()
     assert slow.proc.returncode is not None
+    # Only a function that a new process can import by name.
+    with pytest.raises(ValueError, match="module-level function"):
+        BackgroundJob(lambda: 1, {})
+
+
+def test_old_names_still_import():
+    from nndl.experiments import runner
+
+    assert Settings is ExperimentSettings and runner.Settings is ExperimentSettings
+    assert runner.Context is ExperimentRun
+    assert runner.Check.__name__ == "VerdictRow"
+    assert runner.format_value is format_value
 
 
 # ---------------------------------------------------------------------- CLI
@@ -319,17 +336,17 @@ def cli():
 
 
 def test_cli_list(cli):
-    runner_, group = cli
-    r = runner_.invoke(group, ["experiment", "list"])
+    cli_runner, group = cli
+    r = cli_runner.invoke(group, ["experiment", "list"])
     assert r.exit_code == 0
     for name in EXPERIMENTS:
         assert name in r.output
 
 
 def test_cli_run_and_report(cli, tmp_path):
-    runner_, group = cli
+    cli_runner, group = cli
     out = tmp_path / "res"
-    r = runner_.invoke(
+    r = cli_runner.invoke(
         group,
         [
             "experiment",
@@ -347,11 +364,11 @@ def test_cli_run_and_report(cli, tmp_path):
     assert "== softmax: " in r.output and "== summary" in r.output
     assert (out / "softmax" / "results.json").exists() and (out / "index.html").exists()
     (out / "index.html").unlink()
-    r = runner_.invoke(group, ["report", str(out)])
+    r = cli_runner.invoke(group, ["report", str(out)])
     assert r.exit_code == 0 and (out / "index.html").exists()
-    r = runner_.invoke(group, ["experiment", "run", "nope", "--out", str(out)])
+    r = cli_runner.invoke(group, ["experiment", "run", "nope", "--out", str(out)])
     assert r.exit_code != 0 and "unknown experiment 'nope'" in r.output
-    r = runner_.invoke(group, ["experiment", "run", "--quick", "--seeds", "0", "softmax"])
+    r = cli_runner.invoke(group, ["experiment", "run", "--quick", "--seeds", "0", "softmax"])
     assert r.exit_code != 0 and "--seeds" in r.output
-    r = runner_.invoke(group, ["report", str(tmp_path / "missing")])
+    r = cli_runner.invoke(group, ["report", str(tmp_path / "missing")])
     assert r.exit_code != 0 and "does not exist" in r.output

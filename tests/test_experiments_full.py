@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from nndl.experiments import EXPERIMENTS, Settings, run_experiment
-from nndl.experiments.runner import format_table
+from nndl.experiments.tables import format_table
 
 #: Experiments whose every row is a measurement (the chapter gives no figure).
 MEASURED_ONLY = {"techniques"}

@@ -1,16 +1,27 @@
-"""The chapter's experiments, one module each, sharing :mod:`nndl.experiments.runner`.
+"""The chapter's experiments, one module each, and the registry that runs them.
 
->>> from nndl.experiments import EXPERIMENTS, run_experiment, Settings
+>>> from nndl.experiments import EXPERIMENTS, run_experiment, ExperimentSettings
 >>> sorted(EXPERIMENTS)[:3]
 ['broad_strategy', 'cross_entropy', 'dropout']
->>> res = run_experiment("softmax", Settings(quick=True, out="/tmp/r"))   # doctest: +SKIP
+>>> settings = ExperimentSettings(quick=True, out="/tmp/r")
+>>> res = run_experiment("softmax", settings)   # doctest: +SKIP
 
 Every experiment module defines ``TITLE``, ``BOOK`` (the book's result in a
-sentence), ``run(ctx)`` and optionally ``DEFAULT_SEEDS`` and ``REQUIRES``
-(``"module"`` or ``"module:name"`` entries it needs beyond the core; when one
-is missing the experiment is
-listed as unavailable with the reason, never faked). Modules are imported
-only when an experiment runs, so listing them is cheap.
+sentence), ``run(experiment)`` (given an
+:class:`~nndl.experiments.experiment_run.ExperimentRun`) and optionally
+``DEFAULT_SEEDS``, ``prefetch(settings)`` and ``REQUIRES`` (``"module"`` or
+``"module:name"`` entries of optional libraries it needs; when one is
+missing the experiment is listed as unavailable with the reason, never
+faked). Modules are imported only when an experiment runs, so listing them
+is cheap.
+
+The shared code lives beside them, one concern per module:
+:mod:`~nndl.experiments.experiment_run` (the run an experiment records on, and
+its settings), :mod:`~nndl.experiments.statistics` (means, intervals, Welch's
+test), :mod:`~nndl.experiments.tables` (the printed table),
+:mod:`~nndl.experiments.data_source` (MNIST or the digits, kept in memory) and
+:mod:`~nndl.experiments.background` (the SVM fits in a second process).
+``Settings`` is the old name of :class:`ExperimentSettings`.
 """
 
 from __future__ import annotations
@@ -21,11 +32,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._io import atomic_write_json
-from .runner import Context, Settings, cancel_background, format_table
+from .background import cancel_background
+from .experiment_run import ExperimentRun, ExperimentSettings
+from .tables import format_table
+
+#: The old name of :class:`ExperimentSettings`.
+Settings = ExperimentSettings
 
 __all__ = [
     "EXPERIMENTS",
     "ExperimentInfo",
+    "ExperimentRun",
+    "ExperimentSettings",
     "Settings",
     "availability",
     "format_summary",
@@ -127,27 +145,29 @@ def availability(name: str) -> tuple[bool, str]:
     return True, ""
 
 
-def run_experiment(name: str, settings: Settings | None = None) -> dict:
+def run_experiment(name: str, settings: ExperimentSettings | None = None) -> dict:
     """Run one experiment; write its results and figures; return the results dict."""
-    settings = (settings or Settings()).validate()
+    settings = (settings or ExperimentSettings()).validate()
     info = get_experiment(name)
     ok, why = availability(name)
     if not ok:
         raise RuntimeError(f"experiment {name!r} is unavailable: {why}")
     mod = info.load()
-    ctx = Context(name, mod.TITLE, settings, default_seeds=getattr(mod, "DEFAULT_SEEDS", 1))
-    ctx.set_config(book=mod.BOOK)
+    experiment = ExperimentRun(
+        name, mod.TITLE, settings, default_seeds=getattr(mod, "DEFAULT_SEEDS", 1)
+    )
+    experiment.set_config(book=mod.BOOK)
     try:
-        mod.run(ctx)
+        mod.run(experiment)
     except BaseException as exc:
         # Keep what was measured: the runs are often the expensive part.
-        ctx.error = f"{type(exc).__name__}: {exc}"
-        ctx.finish()
+        experiment.error = f"{type(exc).__name__}: {exc}"
+        experiment.finish()
         raise
-    return ctx.finish()
+    return experiment.finish()
 
 
-def run_all(settings: Settings | None = None, names=None) -> dict:
+def run_all(settings: ExperimentSettings | None = None, names=None) -> dict:
     """Run every available experiment (or ``names``); the results come in the chapter's order.
 
     Experiments with a ``prefetch(settings)`` hook (more_data: the SVM fits)
@@ -157,7 +177,7 @@ def run_all(settings: Settings | None = None, names=None) -> dict:
     "errors": {name: message}, "wall_time_s": total}``; one experiment's
     failure is recorded and the others still run.
     """
-    settings = (settings or Settings()).validate()
+    settings = (settings or ExperimentSettings()).validate()
     names = list(EXPERIMENTS) if names is None else [get_experiment(n).name for n in names]
     t0 = time.perf_counter()
     results, unavailable, errors = {}, {}, {}
@@ -197,7 +217,7 @@ def run_all(settings: Settings | None = None, names=None) -> dict:
     return out
 
 
-def summarize_run(run: dict, settings: Settings) -> dict:
+def summarize_run(run: dict, settings: ExperimentSettings) -> dict:
     """One row per experiment: verdict counts and wall time (``summary.json``)."""
     rows = []
     for name, res in run["results"].items():

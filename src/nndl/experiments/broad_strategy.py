@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .experiment_run import ExperimentRun
+
 TITLE = "Hyper-parameter broad strategy walk-through"
 BOOK = (
     "eta 10, lambda 1000 on the full data: chance (~10%); [784, 10] on 1,000 images "
@@ -44,11 +46,11 @@ EPOCHS = 30
 CHANCE = 0.16
 
 
-def run(ctx) -> None:
-    splits = ctx.data()
+def run(experiment: ExperimentRun) -> None:
+    splits = experiment.data()
     n_in = splits.train.X.shape[1]
-    epochs = ctx.pick(EPOCHS, 3)
-    ctx.set_config(
+    epochs = experiment.pick(EPOCHS, 3)
+    experiment.set_config(
         epochs=epochs,
         mini_batch_size=10,
         steps=str(STEPS),
@@ -56,12 +58,12 @@ def run(ctx) -> None:
         initializer="default",
     )
     rows = []
-    for seed in ctx.seeds:
+    for seed in experiment.seeds:
         for step, (hidden, size, eta, lmbda, _) in STEPS.items():
-            train = splits.train.head(ctx.pick(size, 200) if size else None)
+            train = splits.train.head(experiment.pick(size, 200) if size else None)
             val = splits.validation.head(N_VAL_SMALL if size else None)
             sizes = [n_in, 30, 10] if hidden else [n_in, 10]
-            r = ctx.train(
+            r = experiment.train(
                 step,
                 sizes,
                 train.X,
@@ -76,22 +78,22 @@ def run(ctx) -> None:
                 catch_divergence=True,
             )
             acc = r.history.get("val_accuracy", [])
-            ctx.metric(f"{step}: mean", float(np.mean(acc)) if acc else None, unit="%")
-            ctx.metric(f"{step}: best", max(acc) if acc else None, unit="%")
-            ctx.metric(f"{step}: diverged", 1.0 if r.diverged else 0.0)
-            if seed == ctx.seeds[0]:
+            experiment.metric(f"{step}: mean", float(np.mean(acc)) if acc else None, unit="%")
+            experiment.metric(f"{step}: best", max(acc) if acc else None, unit="%")
+            experiment.metric(f"{step}: diverged", 1.0 if r.diverged else 0.0)
+            if seed == experiment.seeds[0]:
                 rows.append((step, acc, r.diverged, 1 - eta * lmbda / train.X.shape[0]))
-    ctx.set_config(first_seed_accuracies={s: a for s, a, _, _ in rows})
+    experiment.set_config(first_seed_accuracies={s: a for s, a, _, _ in rows})
 
     for step, (*_, book) in STEPS.items():
-        best = ctx.metrics[f"{step}: best"]["values"]
-        diverged = ctx.value(f"{step}: diverged") > 0
-        mean_txt = ctx.shown(f"{step}: mean") if any(v is not None for v in best) else "-"
+        best = experiment.metrics[f"{step}: best"]["values"]
+        diverged = experiment.value(f"{step}: diverged") > 0
+        mean_txt = experiment.shown(f"{step}: mean") if any(v is not None for v in best) else "-"
         ours = f"mean {mean_txt} over the epochs"
         if diverged:
             ours += "; diverged (weights overflowed)"
         best_v = max((v for v in best if v is not None), default=0.0)
-        mean_v = ctx.value(f"{step}: mean")
+        mean_v = experiment.value(f"{step}: mean")
         if step.startswith(("1.", "2.", "4.")):
             passed = diverged or best_v <= (0.15 if step.startswith("1.") else CHANCE)
             rule = (
@@ -102,12 +104,12 @@ def run(ctx) -> None:
             passed = not diverged and mean_v > CHANCE
             rule = f"a signal: mean accuracy over the epochs above {100 * CHANCE:.0f}%"
         else:
-            weak = ctx.value("3. lambda rescaled to 20: mean")
+            weak = experiment.value("3. lambda rescaled to 20: mean")
             passed = not diverged and mean_v > max(0.4, weak)
             rule = "learns: mean above 40% and above step 3's"
-        ctx.check(step, ours=ours, book=book, passed=passed, rule=rule)
+        experiment.check(step, ours=ours, book=book, passed=passed, rule=rule)
 
-    plt = ctx.pyplot()
+    plt = experiment.pyplot()
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for i, (step, acc, diverged, decay) in enumerate(rows):
         if acc:
@@ -136,6 +138,6 @@ def run(ctx) -> None:
     ax.legend(fontsize=7, loc="upper left")
     ax.set_title("From chance to a signal (first seed)", fontsize=10)
     fig.tight_layout()
-    ctx.figure(
+    experiment.figure(
         "walkthrough", fig, "Validation accuracy per epoch at each step of the walk-through."
     )

@@ -10,6 +10,8 @@ ours on both sides and tested against the noise.
 
 from __future__ import annotations
 
+from .experiment_run import ExperimentRun
+
 TITLE = "Cross-entropy vs quadratic cost on MNIST"
 BOOK = (
     "[784, 30, 10] with cross-entropy 95.49% (quadratic, chapter 1: 95.42%); "
@@ -28,16 +30,16 @@ RUNS = {
 TOLERANCE = 1.0
 
 
-def run(ctx) -> None:
-    splits = ctx.data()
+def run(experiment: ExperimentRun) -> None:
+    splits = experiment.data()
     train, test = splits.train, splits.test
-    epochs = ctx.pick(30, 2)
+    epochs = experiment.pick(30, 2)
     n_in = train.X.shape[1]
-    ctx.set_config(epochs=epochs, mini_batch_size=10, initializer="large", runs=str(RUNS))
-    for seed in ctx.seeds:
+    experiment.set_config(epochs=epochs, mini_batch_size=10, initializer="large", runs=str(RUNS))
+    for seed in experiment.seeds:
         for (cost, hidden), (eta, _) in RUNS.items():
             label = f"{cost} [{n_in}, {hidden}, 10] eta {eta}"
-            r = ctx.train(
+            r = experiment.train(
                 label,
                 [n_in, hidden, 10],
                 train.X,
@@ -51,38 +53,40 @@ def run(ctx) -> None:
                 learning_rate=eta,
             )
             acc = r.history["val_accuracy"]
-            ctx.metric(f"{cost} {hidden}", acc[-1], unit="%", label=f"{cost}, {hidden} hidden")
-            ctx.metric(f"{cost} {hidden} best", max(acc), unit="%")
+            experiment.metric(
+                f"{cost} {hidden}", acc[-1], unit="%", label=f"{cost}, {hidden} hidden"
+            )
+            experiment.metric(f"{cost} {hidden} best", max(acc), unit="%")
 
     for (cost, hidden), (_, book) in RUNS.items():
         what = "cross-entropy" if cost == "cross_entropy" else "quadratic (chapter 1)"
-        ctx.check_close(
+        experiment.check_close(
             f"{what}, {hidden} hidden: final test accuracy",
             f"{cost} {hidden}",
             book,
             TOLERANCE,
         )
     for hidden in (30, 100):
-        ctx.compare(
+        experiment.compare(
             f"cross-entropy vs quadratic, {hidden} hidden",
             f"cross_entropy {hidden}",
             f"quadratic {hidden}",
         )
 
-    plt = ctx.pyplot()
+    plt = experiment.pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, hidden in zip(axes, (30, 100), strict=True):
         for cost in ("cross_entropy", "quadratic"):
             eta, book = RUNS[cost, hidden]
             label = f"{cost} [{n_in}, {hidden}, 10] eta {eta}"
-            ctx.plot_curves(ax, label, "val_accuracy", scale=100, label=f"{cost}, eta {eta}")
+            experiment.plot_curves(ax, label, "val_accuracy", scale=100, label=f"{cost}, eta {eta}")
             ax.axhline(book, ls=":", lw=1, color="C0" if cost == "cross_entropy" else "C1")
         ax.set_title(f"[{n_in}, {hidden}, 10] (dotted: the book's final figures)", fontsize=10)
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right")
     axes[0].set_ylabel("test accuracy (%)")
-    if not ctx.quick:
+    if not experiment.quick:
         axes[0].set_ylim(max(85, min(ax.get_ylim()[0] for ax in axes)), 98.5)
     fig.tight_layout()
-    ctx.figure("test_accuracy", fig, "Test accuracy per epoch, cross-entropy vs quadratic.")
+    experiment.figure("test_accuracy", fig, "Test accuracy per epoch, cross-entropy vs quadratic.")

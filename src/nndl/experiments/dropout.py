@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..callbacks import LambdaCallback
+from .experiment_run import ExperimentRun
 
 TITLE = "Dropout with and without L2"
 BOOK = (
@@ -42,14 +43,14 @@ RUNS = {
 }
 
 
-def run(ctx) -> None:
-    splits = ctx.data()
-    train = splits.train.head(ctx.pick(N_TRAIN, 300))
+def run(experiment: ExperimentRun) -> None:
+    splits = experiment.data()
+    train = splits.train.head(experiment.pick(N_TRAIN, 300))
     test = splits.test
     n_in = train.X.shape[1]
-    epochs = ctx.pick(EPOCHS, 4)
-    every = ctx.pick(EVERY, 1)
-    ctx.set_config(
+    epochs = experiment.pick(EPOCHS, 4)
+    every = experiment.pick(EVERY, 1)
+    experiment.set_config(
         runs={k: dict(zip(("hidden", "dropout", "l2"), v, strict=True)) for k, v in RUNS.items()},
         n_train=train.X.shape[0],
         learning_rate=ETA,
@@ -58,7 +59,7 @@ def run(ctx) -> None:
         initializer="large",
         evaluation=f"test data, every {every} epochs",
     )
-    for seed in ctx.seeds:
+    for seed in experiment.seeds:
         for label, (hidden, p, lmbda) in RUNS.items():
             curve: list[float] = []
 
@@ -66,7 +67,7 @@ def run(ctx) -> None:
                 if (epoch + 1) % every == 0:
                     curve.append(trainer.network.accuracy(test.X, test.y))
 
-            r = ctx.train(
+            r = experiment.train(
                 label,
                 [n_in, hidden, 10],
                 train.X,
@@ -79,43 +80,45 @@ def run(ctx) -> None:
                 learning_rate=ETA,
                 l2=lmbda,
             )
-            ctx.attach(label, "test_accuracy_every", curve)
-            ctx.metric(label, r.net.accuracy(test.X, test.y), unit="%", label=label)
-            ctx.metric(f"{label} train", r.net.accuracy(train.X, train.y), unit="%")
+            experiment.attach(label, "test_accuracy_every", curve)
+            experiment.metric(label, r.net.accuracy(test.X, test.y), unit="%", label=label)
+            experiment.metric(f"{label} train", r.net.accuracy(train.X, train.y), unit="%")
 
     for label in RUNS:
-        ctx.check(
-            f"{label}: final test accuracy (training {ctx.shown(f'{label} train')})",
-            ours=ctx.shown(label),
+        experiment.check(
+            f"{label}: final test accuracy (training {experiment.shown(f'{label} train')})",
+            ours=experiment.shown(label),
             book="no figure for this network",
             passed=None,
             rule="measured",
         )
     for with_, without in (("dropout 0.5", "none"), ("dropout 0.5 + L2 0.1", "L2 0.1")):
-        gain = ctx.value(with_) - ctx.value(without)
-        ctx.check(
+        gain = experiment.value(with_) - experiment.value(without)
+        experiment.check(
             f"{with_} against {without}",
             ours=f"{100 * gain:+.2f} points",
             book="improves",
             passed=gain > 0,
             rule="dropout raises the mean test accuracy",
         )
-        ctx.compare(f"{with_} vs {without}", with_, without)
-    big = ctx.value("dropout 0.5") - ctx.value("none")
-    small = ctx.value("30 hidden: dropout 0.5") - ctx.value("30 hidden: none")
-    ctx.check(
+        experiment.compare(f"{with_} vs {without}", with_, without)
+    big = experiment.value("dropout 0.5") - experiment.value("none")
+    small = experiment.value("30 hidden: dropout 0.5") - experiment.value("30 hidden: none")
+    experiment.check(
         "dropout gains more on the larger network",
         ours=f"{100 * big:+.2f} points with 100 hidden, {100 * small:+.2f} with 30",
         book="most useful on large networks",
         passed=big > small,
         rule="the gain with 100 hidden neurons exceeds the gain with 30",
     )
-    ctx.compare("30 hidden: dropout 0.5 vs none", "30 hidden: dropout 0.5", "30 hidden: none")
+    experiment.compare(
+        "30 hidden: dropout 0.5 vs none", "30 hidden: dropout 0.5", "30 hidden: none"
+    )
 
-    plt = ctx.pyplot()
+    plt = experiment.pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for i, label in enumerate(RUNS):
-        arr = ctx.curves(label, "test_accuracy_every") * 100
+        arr = experiment.curves(label, "test_accuracy_every") * 100
         x = np.arange(1, arr.shape[1] + 1) * every
         style = "--" if label.startswith("30") else "-"
         ax.plot(x, np.nanmean(arr, axis=0), style, color=f"C{i}", label=label)
@@ -127,4 +130,4 @@ def run(ctx) -> None:
         f"{train.X.shape[0]} training images, eta {ETA}, large initialization", fontsize=10
     )
     fig.tight_layout()
-    ctx.figure("test_accuracy", fig, "Test accuracy with and without dropout and L2.")
+    experiment.figure("test_accuracy", fig, "Test accuracy with and without dropout and L2.")

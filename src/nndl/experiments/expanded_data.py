@@ -24,32 +24,35 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
+from ..data.expand import build_expanded, contact_sheet
+from .experiment_run import ExperimentRun
+
 TITLE = "Artificially expanded training data"
 BOOK = (
     "expanding the training data improves on the unexpanded network (Simard et al. 2003, "
     "800 hidden: 98.4% -> 98.9% with affine, 99.3% with elastic distortions)"
 )
 
-REQUIRES = ("nndl.data.expand", "scipy.ndimage")
+REQUIRES = ("scipy.ndimage",)
 
 PART_A = {"hidden": 30, "eta": 0.5, "lambda": 5.0, "epochs": 30}
 PART_B = {"n_train": 10_000, "hidden": 100, "eta": 0.5, "lambda": 1.0, "epochs": 30, "copies": 4}
 RECIPES = {"shifts": "shifts", "rotations": "rotate:15", "elastic": "elastic:34:4"}
 
 
-def _build(ctx, X, y, recipe: str, seed: int):
-    from ..data.expand import build_expanded
-
+def _expand(experiment, X, y, recipe: str, seed: int):
     t0 = time.perf_counter()
     Xe, ye = build_expanded(X, y, recipe, seed=seed)
     seconds = time.perf_counter() - t0
-    ctx.log(f"built {recipe!r}: {X.shape[0]} -> {Xe.shape[0]} images in {seconds:.1f} s")
+    experiment.log(f"built {recipe!r}: {X.shape[0]} -> {Xe.shape[0]} images in {seconds:.1f} s")
     return Xe, ye
 
 
-def _train(ctx, label, X, y, test, *, seed, hidden, eta, lmbda, epochs):
+def _train(experiment, label, X, y, test, *, seed, hidden, eta, lmbda, epochs):
     n_in = X.shape[1]
-    return ctx.train(
+    return experiment.train(
         label,
         [n_in, hidden, 10],
         X,
@@ -64,14 +67,14 @@ def _train(ctx, label, X, y, test, *, seed, hidden, eta, lmbda, epochs):
     )
 
 
-def run(ctx) -> None:
-    splits = ctx.data()
+def run(experiment: ExperimentRun) -> None:
+    splits = experiment.data()
     test = splits.test
-    a_epochs = ctx.pick(PART_A["epochs"], 2)
-    b_epochs = ctx.pick(PART_B["epochs"], 2)
-    n_b = ctx.pick(PART_B["n_train"], 300)
+    a_epochs = experiment.pick(PART_A["epochs"], 2)
+    b_epochs = experiment.pick(PART_B["epochs"], 2)
+    n_b = experiment.pick(PART_B["n_train"], 300)
     mult = 1 + PART_B["copies"]
-    ctx.set_config(
+    experiment.set_config(
         part_a={**PART_A, "epochs": a_epochs, "n_train": splits.train.X.shape[0]},
         part_b={**PART_B, "epochs": b_epochs, "n_train": n_b, "unexpanded_epochs": b_epochs * mult},
         recipes=RECIPES,
@@ -79,14 +82,16 @@ def run(ctx) -> None:
     )
     full = splits.train
     small = splits.train.head(n_b)
-    shifted_full = _build(ctx, full.X, full.y, "shifts", 0)
-    expanded = {name: _build(ctx, small.X, small.y, recipe, 0) for name, recipe in RECIPES.items()}
+    shifted_full = _expand(experiment, full.X, full.y, "shifts", 0)
+    expanded = {
+        name: _expand(experiment, small.X, small.y, recipe, 0) for name, recipe in RECIPES.items()
+    }
 
     a = {k: PART_A[k] for k in ("hidden", "eta")}
     b = {k: PART_B[k] for k in ("hidden", "eta")}
-    for seed in ctx.seeds:
+    for seed in experiment.seeds:
         r = _train(
-            ctx,
+            experiment,
             "A: none",
             full.X,
             full.y,
@@ -96,9 +101,11 @@ def run(ctx) -> None:
             epochs=a_epochs,
             **a,
         )
-        ctx.metric("A none", r.history["val_accuracy"][-1], unit="%", label="full data, none")
+        experiment.metric(
+            "A none", r.history["val_accuracy"][-1], unit="%", label="full data, none"
+        )
         r = _train(
-            ctx,
+            experiment,
             "A: shifts",
             *shifted_full,
             test,
@@ -107,14 +114,14 @@ def run(ctx) -> None:
             epochs=a_epochs,
             **a,
         )
-        ctx.metric(
+        experiment.metric(
             "A shifts",
             r.history["val_accuracy"][-1],
             unit="%",
             label="full data, one-pixel shifts (250,000)",
         )
         r = _train(
-            ctx,
+            experiment,
             "B: none",
             small.X,
             small.y,
@@ -124,10 +131,12 @@ def run(ctx) -> None:
             epochs=b_epochs * mult,
             **b,
         )
-        ctx.metric("B none", r.history["val_accuracy"][-1], unit="%", label=f"{n_b} images, none")
+        experiment.metric(
+            "B none", r.history["val_accuracy"][-1], unit="%", label=f"{n_b} images, none"
+        )
         for name, (Xe, ye) in expanded.items():
             r = _train(
-                ctx,
+                experiment,
                 f"B: {name}",
                 Xe,
                 ye,
@@ -137,20 +146,20 @@ def run(ctx) -> None:
                 epochs=b_epochs,
                 **b,
             )
-            ctx.metric(
+            experiment.metric(
                 f"B {name}", r.history["val_accuracy"][-1], unit="%", label=f"{n_b} images, {name}"
             )
 
     def gain_check(label, key, base, book):
-        gain = ctx.value(key) - ctx.value(base)
-        ctx.check(
+        gain = experiment.value(key) - experiment.value(base)
+        experiment.check(
             label,
-            ours=f"{ctx.shown(key)} vs {ctx.shown(base)} ({100 * gain:+.2f} points)",
+            ours=f"{experiment.shown(key)} vs {experiment.shown(base)} ({100 * gain:+.2f} points)",
             book=book,
             passed=gain > 0,
             rule="expansion raises the mean test accuracy",
         )
-        ctx.compare(label, key, base)
+        experiment.compare(label, key, base)
 
     gain_check("A: 250,000 shifted images vs 50,000", "A shifts", "A none", "improves")
     for name, book in (
@@ -160,20 +169,20 @@ def run(ctx) -> None:
     ):
         gain_check(f"B: {name} vs none ({n_b} images)", f"B {name}", "B none", book)
 
-    _figures(ctx, n_b, mult)
+    _figures(experiment, n_b, mult)
 
 
-def _figures(ctx, n_b, mult) -> None:
-    import numpy as np
-
-    plt = ctx.pyplot()
+def _figures(experiment, n_b, mult) -> None:
+    plt = experiment.pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for i, label in enumerate(("A: none", "A: shifts")):
-        ctx.plot_curves(axes[0], label, "val_accuracy", scale=100, label=label[3:], color=f"C{i}")
+        experiment.plot_curves(
+            axes[0], label, "val_accuracy", scale=100, label=label[3:], color=f"C{i}"
+        )
     axes[0].set_title("A: 50,000 images vs 250,000 with one-pixel shifts", fontsize=10)
     axes[0].set_xlabel("epoch")
     for i, name in enumerate(("none", *RECIPES)):
-        arr = ctx.curves(f"B: {name}", "val_accuracy") * 100
+        arr = experiment.curves(f"B: {name}", "val_accuracy") * 100
         # Same x axis for every run: examples seen, in units of the small set's size.
         step = 1 if name == "none" else mult
         x = np.arange(1, arr.shape[1] + 1) * step
@@ -186,16 +195,14 @@ def _figures(ctx, n_b, mult) -> None:
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right")
     fig.tight_layout()
-    ctx.figure("test_accuracy", fig, "Test accuracy with and without expanded training data.")
+    experiment.figure(
+        "test_accuracy", fig, "Test accuracy with and without expanded training data."
+    )
 
-    try:
-        from ..data.expand import contact_sheet
-    except ImportError:  # pragma: no cover - REQUIRES checked it
-        return
-    splits = ctx.data()
-    side = ctx.image_side(splits.train.X.shape[1])
+    splits = experiment.data()
+    side = experiment.image_side(splits.train.X.shape[1])
     if side >= 8:
-        path = ctx.out / "examples.png"
+        path = experiment.out / "examples.png"
         contact_sheet(
             splits.train.X[:6],
             path,
@@ -204,4 +211,4 @@ def _figures(ctx, n_b, mult) -> None:
             seed=0,
             title="originals and transformed copies",
         )
-        ctx.figures.append({"file": path.name, "caption": "What the transformations do."})
+        experiment.figures.append({"file": path.name, "caption": "What the transformations do."})

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .experiment_run import ExperimentRun
+
 TITLE = "Learning rate: training cost for three values of eta"
 BOOK = (
     "eta 0.025 decreases slowly; 0.25 decreases quickly, then (after about 20 epochs) only small, "
@@ -28,12 +30,12 @@ def rises(cost) -> int:
     return int(np.sum(np.diff(np.asarray(cost)) > 0))
 
 
-def run(ctx) -> None:
-    splits = ctx.data()
+def run(experiment: ExperimentRun) -> None:
+    splits = experiment.data()
     train = splits.train
     n_in = train.X.shape[1]
-    epochs = ctx.pick(EPOCHS, 3)
-    ctx.set_config(
+    epochs = experiment.pick(EPOCHS, 3)
+    experiment.set_config(
         rates=RATES,
         l2=LMBDA,
         epochs=epochs,
@@ -41,9 +43,9 @@ def run(ctx) -> None:
         sizes=f"[{n_in}, 30, 10]",
         initializer="default",
     )
-    for seed in ctx.seeds:
+    for seed in experiment.seeds:
         for eta in RATES:
-            r = ctx.train(
+            r = experiment.train(
                 f"eta {eta}",
                 [n_in, 30, 10],
                 train.X,
@@ -56,25 +58,27 @@ def run(ctx) -> None:
                 l2=LMBDA,
             )
             cost = np.asarray(r.history["loss"])
-            ctx.metric(f"eta {eta} final cost", cost[-1], label=f"eta {eta}: final training cost")
-            ctx.metric(
+            experiment.metric(
+                f"eta {eta} final cost", cost[-1], label=f"eta {eta}: final training cost"
+            )
+            experiment.metric(
                 f"eta {eta} rises", rises(cost), label=f"eta {eta}: epochs where the cost rose"
             )
             half = len(cost) // 2
-            ctx.metric(f"eta {eta} rises first half", rises(cost[: half + 1]))
-            ctx.metric(f"eta {eta} rises second half", rises(cost[half:]))
+            experiment.metric(f"eta {eta} rises first half", rises(cost[: half + 1]))
+            experiment.metric(f"eta {eta} rises second half", rises(cost[half:]))
             early = min(EARLY, len(cost)) - 1
-            ctx.metric(f"eta {eta} cost at epoch {EARLY}", cost[early])
-            ctx.metric(
+            experiment.metric(f"eta {eta} cost at epoch {EARLY}", cost[early])
+            experiment.metric(
                 f"eta {eta} jitter",
                 float(np.mean(np.abs(np.diff(cost[half:])))),
                 label=f"eta {eta}: mean |change| per epoch, second half",
             )
 
-    slow_rises = ctx.value("eta 0.025 rises")
-    slow_final = ctx.value("eta 0.025 final cost")
-    good_final = ctx.value("eta 0.25 final cost")
-    ctx.check(
+    slow_rises = experiment.value("eta 0.025 rises")
+    slow_final = experiment.value("eta 0.025 final cost")
+    good_final = experiment.value("eta 0.25 final cost")
+    experiment.check(
         "eta 0.025: decreases slowly",
         ours=f"cost rose in {slow_rises:.0f} of {epochs - 1} epochs; final "
         f"{slow_final:.4f} vs {good_final:.4f} for eta 0.25",
@@ -82,11 +86,11 @@ def run(ctx) -> None:
         passed=slow_rises <= 2 and slow_final > good_final,
         rule="cost falls in (nearly) every epoch yet ends above eta 0.25's",
     )
-    fast = ctx.value(f"eta 0.25 cost at epoch {EARLY}")
-    slow_early = ctx.value(f"eta 0.025 cost at epoch {EARLY}")
-    rises_good = ctx.value("eta 0.25 rises")
-    jitter, wild = ctx.value("eta 0.25 jitter"), ctx.value("eta 2.5 jitter")
-    ctx.check(
+    fast = experiment.value(f"eta 0.25 cost at epoch {EARLY}")
+    slow_early = experiment.value(f"eta 0.025 cost at epoch {EARLY}")
+    rises_good = experiment.value("eta 0.25 rises")
+    jitter, wild = experiment.value("eta 0.25 jitter"), experiment.value("eta 2.5 jitter")
+    experiment.check(
         "eta 0.25: decreases, then jitters",
         ours=f"cost {fast:.4f} at epoch {EARLY} (eta 0.025: {slow_early:.4f}); rose in "
         f"{rises_good:.0f} epochs, by {jitter:.4f} a step on average late on (eta 2.5: {wild:.4f})",
@@ -95,9 +99,9 @@ def run(ctx) -> None:
         rule=f"below eta 0.025's cost at epoch {EARLY}, then at least 2 rises, with late "
         "changes under a third of eta 2.5's",
     )
-    big_first = ctx.value("eta 2.5 rises first half")
-    big_final = ctx.value("eta 2.5 final cost")
-    ctx.check(
+    big_first = experiment.value("eta 2.5 rises first half")
+    big_final = experiment.value("eta 2.5 final cost")
+    experiment.check(
         "eta 2.5: oscillates from the start",
         ours=f"cost rose in {big_first:.0f} of the first {epochs // 2} epochs; final "
         f"{big_final:.4f}",
@@ -106,16 +110,18 @@ def run(ctx) -> None:
         rule="3 or more rises in the first half and a final cost above eta 0.25's",
     )
     for eta in RATES:
-        ctx.measured(f"eta {eta}: final training cost", f"eta {eta} final cost", book="figure only")
+        experiment.measured(
+            f"eta {eta}: final training cost", f"eta {eta} final cost", book="figure only"
+        )
 
-    plt = ctx.pyplot()
+    plt = experiment.pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
     for i, eta in enumerate(RATES):
-        ctx.plot_curves(ax, f"eta {eta}", "loss", label=f"eta = {eta}", color=f"C{i}")
+        experiment.plot_curves(ax, f"eta {eta}", "loss", label=f"eta = {eta}", color=f"C{i}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("training cost (with the L2 term)")
     ax.set_title(f"[{n_in}, 30, 10], lambda {LMBDA}, mini-batch 10", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    ctx.figure("training_cost", fig, "Training cost per epoch for the three learning rates.")
+    experiment.figure("training_cost", fig, "Training cost per epoch for the three learning rates.")

@@ -30,6 +30,10 @@ import time
 
 import numpy as np
 
+from .background import start_background, take_background
+from .data_source import load_splits, resolve_data_source
+from .experiment_run import ExperimentRun
+
 TITLE = "More training data: network and SVM against training-set size"
 BOOK = (
     "both rise with the training-set size; the network reaches 93.24% at 5,000 images, "
@@ -96,9 +100,7 @@ def svm_accuracies(source: str, quick: bool, sizes, gamma="auto") -> dict:
     """
     from sklearn.svm import SVC
 
-    from .runner import load_data
-
-    splits = load_data(source)
+    splits = load_splits(source)
     train, val = splits.train, splits.validation
     if quick:
         train, val = train.head(1000), val.head(500)
@@ -116,10 +118,8 @@ def svm_accuracies(source: str, quick: bool, sizes, gamma="auto") -> dict:
     return out
 
 
-def _svm_plan(settings) -> tuple[str, dict] | None:
+def _svm_job_arguments(settings) -> tuple[str, dict] | None:
     """The background job's key and arguments for these settings, or None (no SVM)."""
-    from .runner import resolve_data_source
-
     sizes = QUICK_SIZES if settings.quick else SIZES
     svm_max = int(settings.options.get("svm_max_size", SVM_DEFAULT_MAX))
     svm_sizes = [n for n in sizes if n <= svm_max]
@@ -143,21 +143,20 @@ def prefetch(settings) -> None:
     The fits then overlap every experiment that runs before this one, using
     the machine's second core, instead of only this experiment's training.
     """
-    plan = _svm_plan(settings)
-    if plan is not None and _have_sklearn():
-        from .runner import start_background
+    svm_job = _svm_job_arguments(settings)
+    if svm_job is not None and _have_sklearn():
+        key, kwargs = svm_job
+        start_background(key, svm_accuracies, kwargs)
 
-        start_background(plan[0], f"{__name__}:svm_accuracies", plan[1])
 
-
-def run(ctx) -> None:
-    splits = ctx.data()
-    sizes = [n for n in ctx.pick(SIZES, QUICK_SIZES) if n <= splits.train.X.shape[0]]
-    budget = ctx.pick(BUDGET, QUICK_BUDGET)
+def run(experiment: ExperimentRun) -> None:
+    splits = experiment.data()
+    sizes = [n for n in experiment.pick(SIZES, QUICK_SIZES) if n <= splits.train.X.shape[0]]
+    budget = experiment.pick(BUDGET, QUICK_BUDGET)
     n_in = splits.train.X.shape[1]
-    svm_max = int(ctx.options.get("svm_max_size", SVM_DEFAULT_MAX))
+    svm_max = int(experiment.options.get("svm_max_size", SVM_DEFAULT_MAX))
     svm_sizes = [n for n in sizes if n <= svm_max]
-    ctx.set_config(
+    experiment.set_config(
         sizes=list(sizes),
         examples_per_run=budget,
         learning_rate=ETA,
@@ -173,25 +172,24 @@ def run(ctx) -> None:
             "svm_max_size": svm_max,
         },
     )
-    plan = _svm_plan(ctx.settings)
+    svm_job = _svm_job_arguments(experiment.settings)
     job = None
-    if plan is not None and not _have_sklearn():
-        ctx.note(
+    if svm_job is not None and not _have_sklearn():
+        experiment.note(
             "scikit-learn is not installed: the SVM baseline was skipped (pip install 'nndl[svm]')."
         )
-    elif plan is not None:
-        from .runner import start_background, take_background
-
-        start_background(plan[0], f"{__name__}:svm_accuracies", plan[1])
-        job = take_background(plan[0])
+    elif svm_job is not None:
+        key, kwargs = svm_job
+        start_background(key, svm_accuracies, kwargs)
+        job = take_background(key)
     val = splits.validation
     svm = {}
     try:
-        for seed in ctx.seeds:
+        for seed in experiment.seeds:
             for n in sizes:
                 train = splits.train.head(n)
                 epochs = max(1, budget // n)
-                r = ctx.train(
+                r = experiment.train(
                     f"n = {n}",
                     [n_in, 30, 10],
                     train.X,
@@ -202,7 +200,7 @@ def run(ctx) -> None:
                     learning_rate=ETA,
                     l2=5.0 * n / 50_000,
                 )
-                ctx.metric(
+                experiment.metric(
                     f"network {n}",
                     r.net.accuracy(val.X, val.y),
                     unit="%",
@@ -211,7 +209,7 @@ def run(ctx) -> None:
         if job is not None:
             t0 = time.perf_counter()
             svm = {int(k): v for k, v in job.result().items()}
-            ctx.log(
+            experiment.log(
                 f"SVM: waited {time.perf_counter() - t0:.1f} s for the second process "
                 f"(started {time.perf_counter() - job.started:.0f} s ago)"
             )
@@ -220,16 +218,16 @@ def run(ctx) -> None:
         if job is not None:
             job.cancel()
     for n, (acc, fit_s, pred_s) in svm.items():
-        ctx.metric(f"svm {n}", acc, unit="%", label=f"SVM, {n} images")
-        ctx.metric(f"svm {n} fit seconds", fit_s)
-        ctx.metric(f"svm {n} predict seconds", pred_s)
+        experiment.metric(f"svm {n}", acc, unit="%", label=f"SVM, {n} images")
+        experiment.metric(f"svm {n} fit seconds", fit_s)
+        experiment.metric(f"svm {n} predict seconds", pred_s)
 
-    net_acc = [ctx.value(f"network {n}") for n in sizes]
+    net_acc = [experiment.value(f"network {n}") for n in sizes]
     svm_n = sorted(svm)
     svm_acc = [svm[n][0] for n in svm_n]
-    _checks(ctx, sizes, net_acc, svm_n, svm_acc, svm_max)
+    _state_verdicts(experiment, sizes, net_acc, svm_n, svm_acc, svm_max)
     fits = {}
-    fit_min = ctx.pick(FIT_MIN_SIZE, QUICK_FIT_MIN_SIZE)
+    fit_min = experiment.pick(FIT_MIN_SIZE, QUICK_FIT_MIN_SIZE)
     for name, all_ns, all_accs in (("network", sizes, net_acc), ("svm", svm_n, svm_acc)):
         ns = [n for n in all_ns if n >= fit_min]
         accs = [a for n, a in zip(all_ns, all_accs, strict=True) if n >= fit_min]
@@ -237,33 +235,35 @@ def run(ctx) -> None:
             fit = fit_power_law(ns, accs)
             fit["min_size"] = fit_min
             fits[name] = fit
-            ctx.metric(
+            experiment.metric(
                 f"{name} unlimited",
                 fit["asymptotic_accuracy"],
                 unit="%",
                 label=f"{name}: extrapolated to unlimited data",
             )
-            ctx.metric(f"{name} at 1,000,000", float(predict_power_law(fit, [1e6])[0]), unit="%")
-            ctx.check(
+            experiment.metric(
+                f"{name} at 1,000,000", float(predict_power_law(fit, [1e6])[0]), unit="%"
+            )
+            experiment.check(
                 f"{name}: fitted curve, unlimited data",
-                ours=f"{ctx.shown(f'{name} unlimited')} (error {fit['a']:.4f} + "
+                ours=f"{experiment.shown(f'{name} unlimited')} (error {fit['a']:.4f} + "
                 f"{fit['b']:.3g} n^-{fit['c']:.2f}, rmse {100 * fit['rmse']:.2f} points)",
                 book="research problem",
                 passed=fit["asymptotic_accuracy"] >= max(accs) - 0.002
                 and fit["asymptotic_accuracy"] <= 1.0,
                 rule="asymptote at or above the best measured accuracy and at most 100%",
             )
-    ctx.set_config(fits=fits)
-    _figures(ctx, sizes, net_acc, svm_n, svm_acc, fits)
+    experiment.set_config(fits=fits)
+    _figures(experiment, sizes, net_acc, svm_n, svm_acc, fits)
 
 
-def _checks(ctx, sizes, net_acc, svm_n, svm_acc, svm_max) -> None:
+def _state_verdicts(experiment, sizes, net_acc, svm_n, svm_acc, svm_max) -> None:
     if 5000 in sizes:
-        ctx.check_close("network at 5,000 images", "network 5000", 93.24, 1.0)
+        experiment.check_close("network at 5,000 images", "network 5000", 93.24, 1.0)
     if 50_000 in svm_n:
-        ctx.check_close("SVM at 50,000 images", "svm 50000", 94.48, 0.3)
-    elif not ctx.quick:
-        ctx.check(
+        experiment.check_close("SVM at 50,000 images", "svm 50000", 94.48, 0.3)
+    elif not experiment.quick:
+        experiment.check(
             "SVM at 50,000 images",
             ours="not run",
             book="94.48%",
@@ -275,7 +275,7 @@ def _checks(ctx, sizes, net_acc, svm_n, svm_acc, svm_max) -> None:
             continue
         drops = [100 * (a - b) for a, b in itertools.pairwise(accs)]
         rise = 100 * (accs[-1] - accs[0])
-        ctx.check(
+        experiment.check(
             f"{name}: rises with the training-set size",
             ours=f"{100 * accs[0]:.2f}% -> {100 * accs[-1]:.2f}%; largest drop between sizes "
             f"{max(0.0, max(drops)):.2f} points",
@@ -285,8 +285,8 @@ def _checks(ctx, sizes, net_acc, svm_n, svm_acc, svm_max) -> None:
         )
 
 
-def _figures(ctx, sizes, net_acc, svm_n, svm_acc, fits) -> None:
-    plt = ctx.pyplot()
+def _figures(experiment, sizes, net_acc, svm_n, svm_acc, fits) -> None:
+    plt = experiment.pyplot()
     net_pct = 100 * np.asarray(net_acc)
     for name, log in (("accuracy_linear", False), ("accuracy_log", True)):
         fig, ax = plt.subplots(figsize=(7, 4.3))
@@ -301,7 +301,9 @@ def _figures(ctx, sizes, net_acc, svm_n, svm_acc, fits) -> None:
             fontsize=10,
         )
         fig.tight_layout()
-        ctx.figure(name, fig, f"Network accuracy against size, {'log' if log else 'linear'} axis.")
+        experiment.figure(
+            name, fig, f"Network accuracy against size, {'log' if log else 'linear'} axis."
+        )
 
     fig, ax = plt.subplots(figsize=(7, 4.3))
     ax.plot(sizes, net_pct, marker="o", label="network [784, 30, 10]")
@@ -314,7 +316,7 @@ def _figures(ctx, sizes, net_acc, svm_n, svm_acc, fits) -> None:
     ax.legend(loc="lower right")
     ax.set_title("Network and SVM", fontsize=10)
     fig.tight_layout()
-    ctx.figure("combined", fig, "Network and SVM against training-set size (log axis).")
+    experiment.figure("combined", fig, "Network and SVM against training-set size (log axis).")
 
     if fits:
         fig, ax = plt.subplots(figsize=(7, 4.3))
@@ -340,9 +342,9 @@ def _figures(ctx, sizes, net_acc, svm_n, svm_acc, fits) -> None:
         ax.grid(alpha=0.3, which="both")
         ax.legend(loc="lower right", fontsize=8)
         ax.set_title("Extrapolating: error = a + b n^-c, fitted from 1,000 images up", fontsize=10)
-        if not ctx.quick:
+        if not experiment.quick:
             ax.set_ylim(60, 100)
         fig.tight_layout()
-        ctx.figure(
+        experiment.figure(
             "extrapolated", fig, "Power-law fits of the error rate, extended to 10^7 images."
         )

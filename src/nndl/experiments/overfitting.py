@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .experiment_run import ExperimentRun
+
 TITLE = "Overfitting on 1,000 training images"
 BOOK = (
     "test accuracy stops improving near epoch 280 at about 82.3%; test cost lowest near "
@@ -23,13 +25,13 @@ EPOCHS = 400
 ETA = 0.5
 
 
-def train_small(ctx, label: str, *, l2: float, seed: int, epochs: int, monitor=None):
+def train_small(experiment, label: str, *, l2: float, seed: int, epochs: int, monitor=None):
     """The chapter's small-data run (shared with the L2 experiment)."""
-    splits = ctx.data()
-    train = splits.train.head(ctx.pick(N_TRAIN, 200))
+    splits = experiment.data()
+    train = splits.train.head(experiment.pick(N_TRAIN, 200))
     test = splits.test
     n_in = train.X.shape[1]
-    return ctx.train(
+    return experiment.train(
         label,
         [n_in, 30, 10],
         train.X,
@@ -53,10 +55,10 @@ def plateau_gain(acc, epoch: int) -> float:
     return max(0.0, float(acc[epoch:].max() - acc[:epoch].max()))
 
 
-def run(ctx) -> None:
-    epochs = ctx.pick(EPOCHS, 6)
-    ctx.set_config(
-        n_train=ctx.pick(N_TRAIN, 200),
+def run(experiment: ExperimentRun) -> None:
+    epochs = experiment.pick(EPOCHS, 6)
+    experiment.set_config(
+        n_train=experiment.pick(N_TRAIN, 200),
         epochs=epochs,
         learning_rate=ETA,
         sizes="[784, 30, 10]",
@@ -65,53 +67,55 @@ def run(ctx) -> None:
     )
     label = "no regularization"
     stop_epoch = min(280, epochs - 1)
-    for seed in ctx.seeds:
-        h = train_small(ctx, label, l2=0.0, seed=seed, epochs=epochs).history
+    for seed in experiment.seeds:
+        h = train_small(experiment, label, l2=0.0, seed=seed, epochs=epochs).history
         acc, tcost = np.array(h["val_accuracy"]), np.array(h["val_loss"])
         cost = np.array(h["loss"])
         best_cost_epoch = int(np.argmin(tcost))
-        ctx.metric("final test accuracy", acc[-1], unit="%")
-        ctx.metric("best test accuracy", acc.max(), unit="%")
-        ctx.metric("epoch of best test accuracy", int(np.argmax(acc)))
-        ctx.metric("gain after epoch 280", plateau_gain(acc, stop_epoch), unit="%")
-        ctx.metric("epoch of lowest test cost", best_cost_epoch)
-        ctx.metric("final training accuracy", h["accuracy"][-1], unit="%")
-        ctx.metric("training cost at lowest test cost", cost[best_cost_epoch])
-        ctx.metric("final training cost", cost[-1])
+        experiment.metric("final test accuracy", acc[-1], unit="%")
+        experiment.metric("best test accuracy", acc.max(), unit="%")
+        experiment.metric("epoch of best test accuracy", int(np.argmax(acc)))
+        experiment.metric("gain after epoch 280", plateau_gain(acc, stop_epoch), unit="%")
+        experiment.metric("epoch of lowest test cost", best_cost_epoch)
+        experiment.metric("final training accuracy", h["accuracy"][-1], unit="%")
+        experiment.metric("training cost at lowest test cost", cost[best_cost_epoch])
+        experiment.metric("final training cost", cost[-1])
 
-    ctx.check_close("final test accuracy", "final test accuracy", 82.3, 2.0)
-    gain = ctx.value("gain after epoch 280")
-    ctx.check(
+    experiment.check_close("final test accuracy", "final test accuracy", 82.3, 2.0)
+    gain = experiment.value("gain after epoch 280")
+    experiment.check(
         "test accuracy stops improving",
         ours=(
-            f"best at epoch {ctx.shown('epoch of best test accuracy')}; +{100 * gain:.2f} "
+            f"best at epoch {experiment.shown('epoch of best test accuracy')}; +{100 * gain:.2f} "
             f"points after epoch {stop_epoch}"
         ),
         book="stops near epoch 280",
         passed=gain < 0.005,
         rule=f"best accuracy rises by under 0.5 points after epoch {stop_epoch}",
     )
-    first = ctx.value("epoch of lowest test cost")
-    falls = ctx.value("final training cost") < ctx.value("training cost at lowest test cost")
-    ctx.check(
+    first = experiment.value("epoch of lowest test cost")
+    falls = experiment.value("final training cost") < experiment.value(
+        "training cost at lowest test cost"
+    )
+    experiment.check(
         "test cost lowest early, training cost falls",
         ours=(
-            f"lowest test cost at epoch {ctx.shown('epoch of lowest test cost')}; training "
-            f"cost {ctx.value('training cost at lowest test cost'):.3g} then -> "
-            f"{ctx.value('final training cost'):.3g}"
+            f"lowest test cost at epoch {experiment.shown('epoch of lowest test cost')}; training "
+            f"cost {experiment.value('training cost at lowest test cost'):.3g} then -> "
+            f"{experiment.value('final training cost'):.3g}"
         ),
         book="test cost lowest near epoch 15",
         passed=first < 40 and falls,
         rule="test cost lowest before epoch 40 while training cost keeps falling",
     )
-    ctx.check_close(
+    experiment.check_close(
         "final training accuracy", "final training accuracy", 100.0, 0.1, what="training accuracy"
     )
-    _figures(ctx, label, epochs)
+    _figures(experiment, label, epochs)
 
 
-def _figures(ctx, label: str, epochs: int) -> None:
-    plt = ctx.pyplot()
+def _figures(experiment, label: str, epochs: int) -> None:
+    plt = experiment.pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(11, 7.5))
     late = 200 if epochs > 200 else 0
     panels = [
@@ -121,7 +125,7 @@ def _figures(ctx, label: str, epochs: int) -> None:
         (axes[1, 1], "accuracy", 100, "training accuracy %", 0),
     ]
     for ax, key, scale, title, start in panels:
-        arr = ctx.curves(label, key) * scale
+        arr = experiment.curves(label, key) * scale
         x = np.arange(arr.shape[1])
         for row in arr:
             ax.plot(x[start:], row[start:], lw=1)
@@ -130,7 +134,7 @@ def _figures(ctx, label: str, epochs: int) -> None:
         ax.grid(alpha=0.3)
     fig.suptitle("Overfitting: [784, 30, 10] on 1,000 images, eta 0.5, no regularization")
     fig.tight_layout()
-    ctx.figure(
+    experiment.figure(
         "four_curves",
         fig,
         "The book's four curves: training cost, test accuracy, test cost, training accuracy "

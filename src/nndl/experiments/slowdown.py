@@ -19,6 +19,7 @@ import math
 import numpy as np
 
 from ..callbacks import LambdaCallback
+from .experiment_run import ExperimentRun
 
 TITLE = "Learning slowdown of a single sigmoid neuron"
 BOOK = (
@@ -33,7 +34,9 @@ EPOCHS = 300
 EARLY = 10
 
 
-def _run(ctx, cost: str, eta: float, start: tuple[float, float], label: str, epochs: int):
+def _train_one_neuron(
+    experiment, cost: str, eta: float, start: tuple[float, float], label: str, epochs: int
+):
     x = np.ones((1, 1))
     y = np.zeros(1)
     outputs: list[float] = []
@@ -43,12 +46,12 @@ def _run(ctx, cost: str, eta: float, start: tuple[float, float], label: str, epo
 
     w, b = start
     params = [np.array([[w]]), np.array([b])]
-    run = ctx.train(
+    trained = experiment.train(
         label,
         [1, 1],
         x,
         y,
-        seed=ctx.seeds[0],
+        seed=experiment.seeds[0],
         network={"cost": cost},
         init_params=params,
         monitor=["loss"],
@@ -60,45 +63,49 @@ def _run(ctx, cost: str, eta: float, start: tuple[float, float], label: str, epo
     )
     a0 = 1.0 / (1.0 + math.exp(-(w + b)))
     outputs = [a0, *outputs]
-    ctx.attach(label, "output", outputs)
+    experiment.attach(label, "output", outputs)
     # The cost before any step, so the curves start where the book's do.
     c0 = 0.5 * a0**2 if cost == "quadratic" else -math.log1p(-a0)
-    costs = [c0, *run.history["loss"]]
-    ctx.attach(label, "cost", costs)
+    costs = [c0, *trained.history["loss"]]
+    experiment.attach(label, "cost", costs)
     return outputs, costs
 
 
-def run(ctx) -> None:
+def run(experiment: ExperimentRun) -> None:
     epochs = EPOCHS  # already a fraction of a second: quick runs keep the full length
-    ctx.set_config(epochs=epochs, x=1.0, y=0.0, learning_rates=COSTS, starts=STARTS)
+    experiment.set_config(epochs=epochs, x=1.0, y=0.0, learning_rates=COSTS, starts=STARTS)
     results = {}
     for cost, eta in COSTS.items():
         for name, start in STARTS.items():
             label = f"{cost} from {name}"
-            outputs, costs = _run(ctx, cost, eta, start, label, epochs)
+            outputs, costs = _train_one_neuron(experiment, cost, eta, start, label, epochs)
             results[cost, name] = (outputs, costs)
-            ctx.metric(f"{label}: final output", outputs[-1])
-            ctx.metric(f"{label}: cost drop in first {EARLY} epochs", costs[0] - costs[EARLY])
+            experiment.metric(f"{label}: final output", outputs[-1])
+            experiment.metric(
+                f"{label}: cost drop in first {EARLY} epochs", costs[0] - costs[EARLY]
+            )
 
     q_far = results["quadratic", "(2.0, 2.0)"]
     half = min(150, epochs)
-    ctx.metric("quadratic from (2.0, 2.0): output at epoch 150", q_far[0][half])
+    experiment.metric("quadratic from (2.0, 2.0): output at epoch 150", q_far[0][half])
     early_share = (q_far[1][0] - q_far[1][half]) / (q_far[1][0] - q_far[1][-1])
-    ctx.metric("quadratic from (2.0, 2.0): share of the cost drop in epochs 0-150", early_share)
+    experiment.metric(
+        "quadratic from (2.0, 2.0): share of the cost drop in epochs 0-150", early_share
+    )
 
-    ctx.check_close(
+    experiment.check_close(
         "quadratic from (0.6, 0.9): output after 300 epochs",
         "quadratic from (0.6, 0.9): final output",
         0.09,
         0.01,
     )
-    ctx.check_close(
+    experiment.check_close(
         "quadratic from (2.0, 2.0): output after 300 epochs",
         "quadratic from (2.0, 2.0): final output",
         0.20,
         0.01,
     )
-    ctx.check(
+    experiment.check(
         "quadratic from (2.0, 2.0) barely moves at first",
         ours=(
             f"output {q_far[0][half]:.3f} at epoch 150; {100 * early_share:.0f}% of the "
@@ -116,7 +123,7 @@ def run(ctx) -> None:
         near = results[cost, "(0.6, 0.9)"][1]
         d_far, d_near = far[0] - far[EARLY], near[0] - near[EARLY]
         faster = d_far > d_near
-        ctx.check(
+        experiment.check(
             f"{cost}: early learning, far vs near start",
             ours=f"cost drop in {EARLY} epochs {d_far:.4f} from (2, 2) vs {d_near:.4f}",
             book=book,
@@ -126,11 +133,11 @@ def run(ctx) -> None:
                 f"in the first {EARLY} epochs"
             ),
         )
-    _figures(ctx, results, epochs)
+    _figures(experiment, results, epochs)
 
 
-def _figures(ctx, results, epochs):
-    plt = ctx.pyplot()
+def _figures(experiment, results, epochs):
+    plt = experiment.pyplot()
     fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
     for row, (cost, eta) in enumerate(COSTS.items()):
         for col, name in enumerate(STARTS):
@@ -148,7 +155,7 @@ def _figures(ctx, results, epochs):
         ax.set_xlabel("epoch")
     fig.suptitle("Learning slowdown: one neuron, input 1, target 0")
     fig.tight_layout()
-    ctx.figure("cost", fig, "Cost per epoch for the four runs (the book's four figures).")
+    experiment.figure("cost", fig, "Cost per epoch for the four runs (the book's four figures).")
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for (cost, name), (outputs, _) in results.items():
@@ -160,4 +167,4 @@ def _figures(ctx, results, epochs):
     ax.grid(alpha=0.3)
     ax.legend()
     ax.set_title("Output of the neuron (target 0)")
-    ctx.figure("output", fig, "The neuron's output per epoch in all four runs.")
+    experiment.figure("output", fig, "The neuron's output per epoch in all four runs.")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..activations import softmax
+from .experiment_run import ExperimentRun
 
 TITLE = "Softmax: activations against one z, and the temperature c"
 BOOK = (
@@ -30,12 +31,12 @@ BOOK_A = np.array([0.315, 0.009, 0.633, 0.043])
 TEMPERATURES = (0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 100.0)
 
 
-def run(ctx) -> None:
-    ctx.set_config(z=Z.tolist(), temperatures=list(TEMPERATURES), varied="z_4 from -6 to 6")
+def run(experiment: ExperimentRun) -> None:
+    experiment.set_config(z=Z.tolist(), temperatures=list(TEMPERATURES), varied="z_4 from -6 to 6")
     a = softmax(Z)
-    ctx.set_config(activations=a.tolist())
+    experiment.set_config(activations=a.tolist())
     err = float(np.max(np.abs(a - BOOK_A)))
-    ctx.check(
+    experiment.check(
         "activations at the book's z",
         ours="(" + ", ".join(f"{v:.3f}" for v in a) + ")",
         book="(0.315, 0.009, 0.633, 0.043)",
@@ -51,14 +52,14 @@ def run(ctx) -> None:
     d = np.diff(A, axis=0)
     own_up = bool(np.all(d[:, 3] > 0))
     others_down = bool(np.all(d[:, :3] < 0))
-    ctx.check(
+    experiment.check(
         "sum of the activations",
         ours=f"max |sum - 1| = {sums:.1e} over 241 values of z_4",
         book="always 1",
         passed=sums < 1e-12,
         rule="|sum - 1| below 1e-12 everywhere",
     )
-    ctx.check(
+    experiment.check(
         "monotonic and non-local",
         ours=f"a_4 rises: {own_up}; a_1..a_3 all fall: {others_down}",
         book="a_4 up, the others down",
@@ -69,14 +70,14 @@ def run(ctx) -> None:
     temps = {c: softmax(Z, c) for c in TEMPERATURES}
     hard = temps[max(TEMPERATURES)]
     soft = temps[min(TEMPERATURES)]
-    ctx.check(
+    experiment.check(
         "temperature: large c",
         ours=f"c = {max(TEMPERATURES):g}: a_3 = {hard[2]:.6f}",
         book="tends to a hard max",
         passed=hard[2] > 0.999 and int(np.argmax(hard)) == int(np.argmax(Z)),
         rule="the largest z takes more than 0.999",
     )
-    ctx.check(
+    experiment.check(
         "temperature: small c",
         ours=f"c = {min(TEMPERATURES):g}: max |a_j - 1/4| = {np.abs(soft - 0.25).max():.4f}",
         book="(tends to uniform)",
@@ -84,7 +85,7 @@ def run(ctx) -> None:
         rule="every a_j within 0.01 of 1/4",
     )
 
-    plt = ctx.pyplot()
+    plt = experiment.pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.3))
     for j in range(4):
         ax.plot(z4, A[:, j], label=f"a_{j + 1}" + (" (z_4 varies)" if j == 3 else ""))
@@ -96,7 +97,9 @@ def run(ctx) -> None:
     ax.legend()
     ax.set_title("Softmax: moving one z changes every activation", fontsize=10)
     fig.tight_layout()
-    ctx.figure("vary_z4", fig, "The four activations as z_4 moves; dotted: the book's z_4 = 0.5.")
+    experiment.figure(
+        "vary_z4", fig, "The four activations as z_4 moves; dotted: the book's z_4 = 0.5."
+    )
 
     fig, ax = plt.subplots(figsize=(7, 4.3))
     width = 0.8 / len(TEMPERATURES)
@@ -114,4 +117,6 @@ def run(ctx) -> None:
     ax.grid(alpha=0.3, axis="y")
     ax.set_title("Temperature: exp(c z_j) / sum_k exp(c z_k)", fontsize=10)
     fig.tight_layout()
-    ctx.figure("temperature", fig, "Softmax at several temperatures c: from uniform to a hard max.")
+    experiment.figure(
+        "temperature", fig, "Softmax at several temperatures c: from uniform to a hard max."
+    )

@@ -35,13 +35,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..callbacks import EarlyStopping, GeneralizationLossStopping, PlateauSchedule
+from .experiment_run import ExperimentRun
+
 TITLE = "Early stopping, plateau schedule, momentum, Nesterov, tanh, ReLU, L1 vs plain"
 BOOK = "the chapter gives no figures for these: we report what we measure, over several seeds"
-REQUIRES = (
-    "nndl.callbacks:EarlyStopping",
-    "nndl.callbacks:GeneralizationLossStopping",
-    "nndl.callbacks:PlateauSchedule",
-)
 DEFAULT_SEEDS = 3
 
 N_TRAIN, HIDDEN, EPOCHS, TUNE_EPOCHS, LMBDA = 10_000, 30, 40, 10, 1.0
@@ -61,8 +59,6 @@ CONTENDERS = {
 
 
 def _callbacks(fixed: dict):
-    from ..callbacks import EarlyStopping, GeneralizationLossStopping, PlateauSchedule
-
     if fixed.get("stopping") == "no_improvement":
         return [EarlyStopping("val_accuracy", patience=10, restore_best=True)]
     if fixed.get("stopping") == "gl":
@@ -72,7 +68,7 @@ def _callbacks(fixed: dict):
     return []
 
 
-def _train(ctx, label, name, train, val, *, seed, epochs, value, tuned_param, plain_eta):
+def _train(experiment, label, name, train, val, *, seed, epochs, value, tuned_param, plain_eta):
     _, _, fixed = CONTENDERS[name]
     settings = {
         "learning_rate": plain_eta,
@@ -85,7 +81,7 @@ def _train(ctx, label, name, train, val, *, seed, epochs, value, tuned_param, pl
     monitor = ["val_accuracy"]
     if fixed.get("stopping") == "gl":
         monitor.append("val_loss")
-    return ctx.train(
+    return experiment.train(
         label,
         [train.X.shape[1], HIDDEN, 10],
         train.X,
@@ -102,13 +98,13 @@ def _train(ctx, label, name, train, val, *, seed, epochs, value, tuned_param, pl
     )
 
 
-def run(ctx) -> None:
-    splits = ctx.data()
-    train = splits.train.head(ctx.pick(N_TRAIN, 500))
+def run(experiment: ExperimentRun) -> None:
+    splits = experiment.data()
+    train = splits.train.head(experiment.pick(N_TRAIN, 500))
     val, test = splits.validation, splits.test
-    epochs = ctx.pick(EPOCHS, 3)
-    tune_epochs = ctx.pick(TUNE_EPOCHS, 1)
-    ctx.set_config(
+    epochs = experiment.pick(EPOCHS, 3)
+    tune_epochs = experiment.pick(TUNE_EPOCHS, 1)
+    experiment.set_config(
         n_train=train.X.shape[0],
         hidden=HIDDEN,
         max_epochs=epochs,
@@ -129,12 +125,12 @@ def run(ctx) -> None:
         scores = {}
         for value in grid:
             r = _train(
-                ctx,
+                experiment,
                 f"tuning {name} {param}={value}",
                 name,
                 train,
                 val,
-                seed=ctx.seeds[0],
+                seed=experiment.seeds[0],
                 epochs=tune_epochs,
                 value=value,
                 tuned_param=param,
@@ -143,14 +139,14 @@ def run(ctx) -> None:
             acc = r.history.get("val_accuracy", [])
             scores[value] = -1.0 if r.diverged or not acc else acc[-1]
         chosen[name] = max(scores, key=scores.get)
-    ctx.set_config(chosen=chosen)
+    experiment.set_config(chosen=chosen)
     plain_eta = chosen["plain"]
 
     # 2. Every contender on every seed; the test set judges.
-    for seed in ctx.seeds:
+    for seed in experiment.seeds:
         for name, (param, _, _) in CONTENDERS.items():
             r = _train(
-                ctx,
+                experiment,
                 name,
                 name,
                 train,
@@ -162,45 +158,45 @@ def run(ctx) -> None:
                 plain_eta=plain_eta,
             )
             acc = None if r.diverged else r.net.accuracy(test.X, test.y)
-            ctx.metric(name, acc, unit="%", label=name)
-            ctx.metric(f"{name} epochs", len(r.history.get("epoch", [])))
-            ctx.metric(f"{name} seconds", r.seconds)
+            experiment.metric(name, acc, unit="%", label=name)
+            experiment.metric(f"{name} epochs", len(r.history.get("epoch", [])))
+            experiment.metric(f"{name} seconds", r.seconds)
 
     for name, (param, _, _) in CONTENDERS.items():
         setting = f"{'eta' if param == 'learning_rate' else 'lambda_1'} {chosen[name]:g}"
-        epochs_run = ctx.value(f"{name} epochs")
-        seconds = ctx.value(f"{name} seconds")
-        ctx.check(
+        epochs_run = experiment.value(f"{name} epochs")
+        seconds = experiment.value(f"{name} seconds")
+        experiment.check(
             f"{name} ({setting})",
-            ours=ctx.shown(name),
+            ours=experiment.shown(name),
             book="no figure",
             passed=None,
             rule=f"measured: test accuracy after {epochs_run:.3g} epochs on average, "
             f"{seconds:.1f} s per run",
         )
         if name != "plain":
-            ctx.compare(f"{name} vs plain", name, "plain")
-    ctx.compare(
+            experiment.compare(f"{name} vs plain", name, "plain")
+    experiment.compare(
         "early stopping: GL 5 vs no-improvement-in-10",
         "early stopping (GL 5)",
         "early stopping (10)",
     )
 
-    _figures(ctx)
+    _figures(experiment)
 
 
-def _figures(ctx) -> None:
-    plt = ctx.pyplot()
+def _figures(experiment) -> None:
+    plt = experiment.pyplot()
     names = list(CONTENDERS)
-    means = [100 * ctx.value(n) for n in names]
+    means = [100 * experiment.value(n) for n in names]
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
     ax = axes[0]
     for i, n in enumerate(names):
-        vals = [100 * v for v in ctx.metrics[n]["values"] if v is not None]
+        vals = [100 * v for v in experiment.metrics[n]["values"] if v is not None]
         ax.scatter([i] * len(vals), vals, s=14, color="grey", zorder=3)
     ax.bar(range(len(names)), means, color=[f"C{i % 10}" for i in range(len(names))], alpha=0.7)
     finite = [m for m in means if np.isfinite(m)]
-    if finite and not ctx.quick:
+    if finite and not experiment.quick:
         ax.set_ylim(min(finite) - 1.5, max(finite) + 0.8)
     ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=8)
     ax.set_ylabel("test accuracy (%)")
@@ -208,11 +204,13 @@ def _figures(ctx) -> None:
     ax.grid(alpha=0.3, axis="y")
     ax = axes[1]
     for i, n in enumerate(names):
-        ctx.plot_curves(ax, n, "val_accuracy", scale=100, label=n, color=f"C{i % 10}")
+        experiment.plot_curves(ax, n, "val_accuracy", scale=100, label=n, color=f"C{i % 10}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation accuracy (%)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title("Validation accuracy per epoch", fontsize=10)
     fig.tight_layout()
-    ctx.figure("comparison", fig, "Each technique against the plain network, same data and budget.")
+    experiment.figure(
+        "comparison", fig, "Each technique against the plain network, same data and budget."
+    )

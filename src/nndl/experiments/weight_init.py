@@ -10,6 +10,8 @@ the default (1/sqrt(n_in)) and the large (N(0, 1)) initialization.
 
 from __future__ import annotations
 
+from .experiment_run import ExperimentRun
+
 TITLE = "Weight initialization: default vs large"
 BOOK = (
     "[784, 30, 10]: after the first epoch about 93% (default) vs 87% (large); both end near "
@@ -21,12 +23,12 @@ HIDDEN = (30, 100)
 ETA, LMBDA, EPOCHS = 0.1, 5.0, 30
 
 
-def run(ctx) -> None:
-    splits = ctx.data()
+def run(experiment: ExperimentRun) -> None:
+    splits = experiment.data()
     train, val = splits.train, splits.validation
     n_in = train.X.shape[1]
-    epochs = ctx.pick(EPOCHS, 2)
-    ctx.set_config(
+    epochs = experiment.pick(EPOCHS, 2)
+    experiment.set_config(
         learning_rate=ETA,
         l2=LMBDA,
         epochs=epochs,
@@ -34,11 +36,11 @@ def run(ctx) -> None:
         hidden=HIDDEN,
         evaluation="validation data",
     )
-    for seed in ctx.seeds:
+    for seed in experiment.seeds:
         for hidden in HIDDEN:
             for init in INITS:
                 label = f"[{n_in}, {hidden}, 10] {init}"
-                r = ctx.train(
+                r = experiment.train(
                     label,
                     [n_in, hidden, 10],
                     train.X,
@@ -53,53 +55,53 @@ def run(ctx) -> None:
                     l2=LMBDA,
                 )
                 acc = r.history["val_accuracy"]
-                ctx.metric(
+                experiment.metric(
                     f"{hidden} {init} epoch 1",
                     acc[0],
                     unit="%",
                     label=f"{init}, {hidden} hidden, after epoch 1",
                 )
-                ctx.metric(
+                experiment.metric(
                     f"{hidden} {init} final",
                     acc[-1],
                     unit="%",
                     label=f"{init}, {hidden} hidden, final",
                 )
 
-    ctx.check_close("30 hidden, default: after epoch 1", "30 default epoch 1", 93.0, 2.0)
-    ctx.check_close("30 hidden, large: after epoch 1", "30 large epoch 1", 87.0, 4.0)
-    lead = ctx.value("30 default epoch 1") - ctx.value("30 large epoch 1")
-    ctx.check(
+    experiment.check_close("30 hidden, default: after epoch 1", "30 default epoch 1", 93.0, 2.0)
+    experiment.check_close("30 hidden, large: after epoch 1", "30 large epoch 1", 87.0, 4.0)
+    lead = experiment.value("30 default epoch 1") - experiment.value("30 large epoch 1")
+    experiment.check(
         "30 hidden: default ahead after epoch 1",
         ours=f"{100 * lead:+.2f} points",
         book="+6 points (93 vs 87)",
         passed=lead > 0.02,
         rule="default leads large by more than 2 points after the first epoch",
     )
-    ctx.check_close("30 hidden, default: final", "30 default final", 96.0, 1.0)
-    ctx.check_close("30 hidden, large: final", "30 large final", 96.0, 1.0)
-    ctx.measured("100 hidden, default: after epoch 1", "100 default epoch 1")
-    ctx.measured("100 hidden, large: after epoch 1", "100 large epoch 1")
-    ctx.measured("100 hidden, default: final", "100 default final", book="figure only")
-    ctx.measured("100 hidden, large: final", "100 large final", book="figure only")
+    experiment.check_close("30 hidden, default: final", "30 default final", 96.0, 1.0)
+    experiment.check_close("30 hidden, large: final", "30 large final", 96.0, 1.0)
+    experiment.measured("100 hidden, default: after epoch 1", "100 default epoch 1")
+    experiment.measured("100 hidden, large: after epoch 1", "100 large epoch 1")
+    experiment.measured("100 hidden, default: final", "100 default final", book="figure only")
+    experiment.measured("100 hidden, large: final", "100 large final", book="figure only")
     for hidden in HIDDEN:
-        ctx.compare(
+        experiment.compare(
             f"{hidden} hidden, after epoch 1: default vs large",
             f"{hidden} default epoch 1",
             f"{hidden} large epoch 1",
         )
-        ctx.compare(
+        experiment.compare(
             f"{hidden} hidden, final: default vs large",
             f"{hidden} default final",
             f"{hidden} large final",
         )
 
-    plt = ctx.pyplot()
+    plt = experiment.pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for ax, hidden in zip(axes, HIDDEN, strict=True):
         for init in INITS:
             name = "N(0, 1/n_in) (default)" if init == "default" else "N(0, 1) (large)"
-            ctx.plot_curves(
+            experiment.plot_curves(
                 ax, f"[{n_in}, {hidden}, 10] {init}", "val_accuracy", scale=100, label=name
             )
         ax.set_title(f"[{n_in}, {hidden}, 10], eta {ETA}, lambda {LMBDA}", fontsize=10)
@@ -107,10 +109,10 @@ def run(ctx) -> None:
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right")
     axes[0].set_ylabel("validation accuracy (%)")
-    if not ctx.quick:
+    if not experiment.quick:
         axes[0].set_ylim(85, 98.5)
     fig.tight_layout()
-    ctx.figure(
+    experiment.figure(
         "validation_accuracy",
         fig,
         "Validation accuracy per epoch, default vs large initialization.",

@@ -1,0 +1,103 @@
+"""Slow independent work in a second process: the SVM baseline of ``more_data``.
+
+``run all`` starts the SVM fits first (:func:`start_background`), so that they
+use the machine's second core while the other experiments train; the
+experiment that needs them takes the job (:func:`take_background`) and waits
+for its result. Jobs nobody took are stopped at the end
+(:func:`cancel_background`).
+
+A job is a module-level function of ours, called with JSON-able keyword
+arguments, returning something JSON-able. The second process is a plain
+subprocess, :mod:`~nndl.experiments.background_worker`::
+
+    python -m nndl.experiments.background_worker MODULE:FUNCTION KWARGS_AS_JSON
+
+which imports the function, calls it and writes its result as JSON on the
+last line of its output. Nothing is pickled, the caller's ``__main__`` is
+never re-imported, and a job can be stopped by its own process id.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+__all__ = ["BackgroundJob", "cancel_background", "start_background", "take_background"]
+
+#: The module the second process runs (``python -m``). Nothing imports it, so
+#: that ``python -m`` runs it fresh rather than as a second copy.
+WORKER_MODULE = "nndl.experiments.background_worker"
+
+
+def _import_path(function: Callable) -> str:
+    """``"module:function"`` for a function that a new process can import."""
+    module, name = function.__module__, function.__qualname__
+    if module == "__main__" or not name.isidentifier():
+        raise ValueError(
+            f"a background job runs a module-level function that a new process can import, "
+            f"got {function!r}"
+        )
+    return f"{module}:{name}"
+
+
+class BackgroundJob:
+    """A function of ours run in a separate Python process, its result read as JSON.
+
+    Parameters
+    ----------
+    function : callable
+        A module-level function (not a lambda, method or function of ``__main__``).
+    kwargs : dict
+        Its keyword arguments, JSON-able; it returns something JSON-able.
+    """
+
+    def __init__(self, function: Callable, kwargs: dict):
+        self.target = _import_path(function)
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", WORKER_MODULE, self.target, json.dumps(kwargs)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def result(self):
+        """Wait for the process; its return value, or a RuntimeError with its stderr."""
+        out, err = self.proc.communicate()
+        if self.proc.returncode != 0:
+            raise RuntimeError(
+                f"background job {self.target} failed (exit {self.proc.returncode}): "
+                f"{err.strip()[-1500:]}"
+            )
+        return json.loads(out.strip().splitlines()[-1])
+
+    def cancel(self) -> None:
+        """Stop the process if it still runs (it is ours: killed by its own id)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.communicate()
+
+
+_JOBS_BY_KEY: dict[str, BackgroundJob] = {}
+
+
+def start_background(key: str, function: Callable, kwargs: dict) -> BackgroundJob:
+    """Start a job once per key (``run all`` starts slow jobs early; the experiment takes them)."""
+    if key not in _JOBS_BY_KEY:
+        _JOBS_BY_KEY[key] = BackgroundJob(function, kwargs)
+    return _JOBS_BY_KEY[key]
+
+
+def take_background(key: str) -> BackgroundJob | None:
+    """The job started under ``key``, removed from the pool, or None."""
+    return _JOBS_BY_KEY.pop(key, None)
+
+
+def cancel_background() -> None:
+    """Stop every job nobody took (a run that failed or was interrupted)."""
+    while _JOBS_BY_KEY:
+        _, job = _JOBS_BY_KEY.popitem()
+        job.cancel()
