@@ -389,6 +389,36 @@ def test_progress_bar_modes(data, mode):
     assert "val_accuracy" in text and "eta 0.5" in text
 
 
+def test_progress_bar_sentences_on_their_own_stream(data):
+    (X, y), val = data
+    bar_out, lines_out = io.StringIO(), io.StringIO()
+    # "auto" draws no bar on a stream that is not a terminal: lines only, off the batch loop.
+    bar = ProgressBar("auto", file=bar_out, line_format="sentence", line_file=lines_out)
+    assert not bar.draws_bar and not overrides(bar, "on_batch_end")
+    trainer_for([bar], epochs=2, monitor=["loss", "val_accuracy"]).fit(X, y, val)
+    assert bar_out.getvalue() == ""
+    lines = lines_out.getvalue().splitlines()
+    assert len(lines) == 2 and lines[1].startswith("Epoch 2/2: training cost ")
+    assert f"/{len(val[1])}), " in lines[1] and lines[1].endswith(" s")
+
+
+def test_progress_bar_running_cost_and_custom_lines(data):
+    (X, y), val = data
+    out = io.StringIO()
+    bar = ProgressBar(
+        "bar",
+        file=out,
+        mininterval=0,
+        running_cost=50,
+        line_format=lambda logs, trainer: f"done {logs['epoch']}",
+    )
+    trainer_for([bar], epochs=2).fit(X, y, val)
+    text = out.getvalue()
+    assert "cost~" in text and "done 0" in text and "done 1" in text
+    with pytest.raises(ValueError, match="line_format"):
+        ProgressBar(line_format="fancy")
+
+
 def test_checkpoint_runs_after_the_other_callbacks(tmp_path):
     order = []
 

@@ -436,13 +436,18 @@ class Trainer:
         self._interrupt_requested = True
 
     @contextlib.contextmanager
-    def interrupt_on_sigint(self):
+    def interrupt_on_sigint(self, notify=None):
         """While active, Ctrl-C stops training cleanly after the current mini-batch.
 
-        The first SIGINT calls :meth:`request_interrupt` (a Checkpoint callback
-        then saves the run and ``fit`` raises :class:`TrainingInterrupted`); a
-        second one interrupts at once. Outside the main thread, where signal
-        handlers cannot be installed, it changes nothing.
+        The one Ctrl-C behaviour of nndl (``nndl train`` runs under it): the
+        first SIGINT calls :meth:`request_interrupt`, so the mini-batch under
+        way is finished, a Checkpoint callback saves the run and ``fit``
+        raises :class:`TrainingInterrupted`; ``fit(..., resume_from=path)``
+        continues exactly from there. A second SIGINT interrupts at once (a
+        plain KeyboardInterrupt). ``notify``, a function of one string, is
+        told of the first SIGINT in one line (the command line prints it on
+        stderr). Outside the main thread, where signal handlers cannot be
+        installed, it changes nothing.
         """
         import signal
         import threading
@@ -455,6 +460,8 @@ class Trainer:
             if self._interrupt_requested:
                 raise KeyboardInterrupt
             self.request_interrupt()
+            if notify is not None:
+                notify("stopping after this mini-batch (Ctrl-C again to stop at once)")
 
         previous = signal.signal(signal.SIGINT, handler)
         try:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 import sys
+import time
+
+import numpy as np
 
 from .._validation import check_range
 from ..diagnostics import DEFAULT_THRESHOLD, diagnose, sample_rows
 from .base import MONITOR_KEYS, Callback, starts_from_scratch
 
-__all__ = ["BatchMonitor", "Diagnostics", "ProgressBar"]
+__all__ = ["BatchMonitor", "Diagnostics", "ProgressBar", "epoch_sentence"]
 
 
 def _format_figure(key: str, value) -> str:
@@ -23,40 +26,115 @@ def _format_figure(key: str, value) -> str:
     return f"{key} {value}"
 
 
+_FIGURE_NAMES = {
+    "loss": "training cost",
+    "accuracy": "training accuracy",
+    "val_loss": "validation cost",
+    "val_accuracy": "validation accuracy",
+}
+
+
+def epoch_sentence(logs: dict, trainer, keys=None) -> str:
+    """The epoch's figures in words, accuracies with their counts.
+
+    For example ``Epoch 3/30: validation accuracy 96.12% (9612/10000), 4.1 s``
+    (the line ``nndl train`` prints). ``keys`` are the figures shown, by
+    default the four metrics when recorded.
+    """
+    n_val = trainer.validation_data[0].shape[0] if trainer.validation_data is not None else 0
+    parts = []
+    for key in MONITOR_KEYS if keys is None else keys:
+        if key not in logs or key not in _FIGURE_NAMES:
+            continue
+        v = logs[key]
+        if key.endswith("accuracy"):
+            n = n_val if key.startswith("val_") else trainer.n
+            parts.append(f"{_FIGURE_NAMES[key]} {100.0 * v:.2f}% ({round(v * n)}/{n})")
+        else:
+            parts.append(f"{_FIGURE_NAMES[key]} {v:.4f}")
+    parts.append(f"{logs.get('time', 0.0):.1f} s")
+    return f"Epoch {logs['epoch'] + 1}/{trainer.last_epoch + 1}: " + ", ".join(parts)
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
 class ProgressBar(Callback):
     """Progress of training: a tqdm bar per epoch, one line per epoch, or nothing.
 
     Parameters
     ----------
-    mode : "bar", "lines" or "quiet"
+    mode : "bar", "auto", "lines" or "quiet"
         ``bar`` (default) shows a bar over the epoch's mini-batches with the
-        previous epoch's figures and then prints one line per epoch; ``lines``
-        prints only the lines (for scripts and CI logs); ``quiet`` prints
-        nothing. Without tqdm installed, ``bar`` falls back to ``lines``.
+        previous epoch's figures and then prints one line per epoch; ``auto``
+        draws the bar only when ``file`` is a terminal (as ``nndl train``
+        does, so that logs hold only the lines); ``lines`` prints only the
+        lines (for scripts and CI logs); ``quiet`` prints nothing. Without
+        tqdm installed, a bar falls back to lines.
     file : text stream, default sys.stderr
+        Where the bar is drawn, and the lines written unless ``line_file``
+        is given.
     keys : list of str, optional
         Which figures of the logs to show (default: the four metrics when
         recorded); eta and the epoch's time are always shown.
     mininterval : float
         Least seconds between two redraws of the bar.
+    line_format : "figures", "sentence" or callable
+        The line per epoch: ``figures`` gives ``epoch 3/30  val_accuracy
+        0.9612  eta 0.5  time 4.10s``, ``sentence`` gives :func:`epoch_sentence`,
+        ``Epoch 3/30: validation accuracy 96.12% (9612/10000), 4.1 s``; a
+        callable ``(logs, trainer) -> str`` gives its own.
+    line_file : text stream, optional
+        Where the lines go, when not to ``file`` (``nndl train``: the bar on
+        stderr, the lines on stdout).
+    running_cost : int
+        With a bar, also show a running estimate of the training cost,
+        measured on a fixed sample of this many training examples (drawn
+        with its own generator, so the run is unchanged) at most every
+        ``mininterval`` seconds and smoothed; 0 (default): off.
 
     The bar is updated at most about 100 times per epoch whatever the number
     of mini-batches, and tqdm redraws at most every ``mininterval`` seconds,
     so it costs nothing measurable per batch.
     """
 
-    def __init__(self, mode: str = "bar", *, file=None, keys=None, mininterval: float = 0.5):
-        if mode not in ("bar", "lines", "quiet"):
-            raise ValueError(f"mode must be 'bar', 'lines' or 'quiet', got {mode!r}")
+    def __init__(
+        self,
+        mode: str = "bar",
+        *,
+        file=None,
+        keys=None,
+        mininterval: float = 0.5,
+        line_format="figures",
+        line_file=None,
+        running_cost: int = 0,
+    ):
+        if mode not in ("bar", "auto", "lines", "quiet"):
+            raise ValueError(f"mode must be 'bar', 'auto', 'lines' or 'quiet', got {mode!r}")
+        if not callable(line_format) and line_format not in ("figures", "sentence"):
+            raise ValueError(
+                f"line_format must be 'figures', 'sentence' or a callable, got {line_format!r}"
+            )
         self.mode = mode
         self.file = file
         self.keys = None if keys is None else list(keys)
         self.mininterval = check_range("mininterval", mininterval, low=0.0)
+        self.line_format = line_format
+        self.line_file = line_file
+        self.running_cost = check_range("running_cost", running_cost, low=0, integer=True)
         self._bar = None
         self._tqdm = None
         self._last: dict = {}
         self._stride, self._pending = 1, 0
-        if mode == "bar":
+        self._sample = None
+        self._cost = None
+        self._cost_time = 0.0
+        self.draws_bar = mode == "bar" or (mode == "auto" and _is_terminal(self._out))
+        if self.draws_bar:
             # Per-batch calls only when a bar is drawn; lines and quiet stay off the hot path.
             self.on_batch_end = self._advance
 
@@ -64,8 +142,12 @@ class ProgressBar(Callback):
     def _out(self):
         return self.file if self.file is not None else sys.stderr
 
+    @property
+    def _line_out(self):
+        return self.line_file if self.line_file is not None else self._out
+
     def on_train_begin(self, trainer):
-        if self.mode != "bar":
+        if not self.draws_bar:
             return
         try:
             from tqdm.auto import tqdm
@@ -73,9 +155,14 @@ class ProgressBar(Callback):
             self._tqdm = None
         else:
             self._tqdm = tqdm
+        if self.running_cost:
+            X, Y = trainer.train_data
+            rng = np.random.default_rng(0)
+            idx = np.sort(rng.choice(X.shape[0], min(self.running_cost, X.shape[0]), False))
+            self._sample = (X[idx], Y[idx])
 
     def on_epoch_begin(self, trainer, epoch):
-        if self.mode != "bar" or self._tqdm is None:
+        if self._tqdm is None:
             return
         X = (trainer.epoch_train_data or trainer.train_data)[0]
         n_batches = -(-X.shape[0] // trainer.config.mini_batch_size)
@@ -90,14 +177,32 @@ class ProgressBar(Callback):
             mininterval=self.mininterval,
             dynamic_ncols=True,
         )
+        self._cost_time = time.monotonic()
         if self._last:
-            self._bar.set_postfix_str(self._summary(self._last), refresh=False)
+            self._bar.set_postfix_str(self._postfix(), refresh=False)
 
     def _advance(self, trainer, batch):
         self._pending += 1
         if self._pending >= self._stride and self._bar is not None:
             self._bar.update(self._pending)
             self._pending = 0
+            if self._sample is not None:
+                self._measure_cost(trainer)
+
+    def _measure_cost(self, trainer):
+        now = time.monotonic()
+        if now - self._cost_time < self.mininterval:
+            return
+        self._cost_time = now
+        cfg = trainer.config
+        cost = trainer.network.cost_value(*self._sample, l2=cfg.l2, l1=cfg.l1, n=trainer.n)
+        self._cost = cost if self._cost is None else 0.7 * self._cost + 0.3 * cost
+        self._bar.set_postfix_str(self._postfix(), refresh=False)
+
+    def _postfix(self) -> str:
+        cost = f"cost~{self._cost:.4f}" if self._cost is not None else ""
+        figures = self._summary(self._last) if self._last else ""
+        return "  ".join(p for p in (cost, figures) if p)
 
     def _summary(self, logs: dict, total: int | None = None) -> str:
         keys = self.keys if self.keys is not None else list(MONITOR_KEYS)
@@ -106,17 +211,24 @@ class ProgressBar(Callback):
         head = f"epoch {logs['epoch'] + 1}/{total}  " if total else ""
         return head + "  ".join(parts)
 
+    def _line(self, trainer, logs: dict) -> str:
+        if self.line_format == "figures":
+            return self._summary(logs, total=trainer.last_epoch + 1)
+        if self.line_format == "sentence":
+            return epoch_sentence(logs, trainer, self.keys)
+        return self.line_format(logs, trainer)
+
     def on_epoch_end(self, trainer, epoch, logs):
         self._last = dict(logs)
         if self.mode == "quiet":
             return
-        line = self._summary(logs, total=trainer.last_epoch + 1)
+        line = self._line(trainer, logs)
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-            self._tqdm.write(line, file=self._out)
+            self._tqdm.write(line, file=self._line_out)
         else:
-            print(line, file=self._out, flush=True)
+            print(line, file=self._line_out, flush=True)
 
     def on_train_end(self, trainer):
         if self._bar is not None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -31,10 +30,17 @@ import numpy as np
 
 from .._io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from .._version import __version__
-from ..callbacks import MONITOR_KEYS, BatchMonitor, Callback, Checkpoint, control_callbacks
+from ..callbacks import (
+    MONITOR_KEYS,
+    BatchMonitor,
+    Callback,
+    Checkpoint,
+    ProgressBar,
+    control_callbacks,
+)
 from ..config import to_toml, write_config
 from ..network import Network
-from ..training import TrainConfig, Trainer
+from ..training import TrainConfig, Trainer, TrainingInterrupted
 from .errors import EXIT_INTERRUPTED
 from .run_config import SETTINGS, layer_from_options, resolve_run_config, settings_options
 
@@ -196,173 +202,18 @@ def _build_network(net_cfg: dict, splits, seed: int) -> Network:
     return Network(sizes, seed=seed, **_network_kwargs(net_cfg))
 
 
-# ------------------------------------------------------ training callbacks
-class StopRequested(KeyboardInterrupt):
-    """Raised after the mini-batch during which Ctrl-C was pressed.
-
-    A KeyboardInterrupt, so the trainer (and any callback) treats it as an
-    interruption: the update of that mini-batch is complete.
-    """
-
-    def __init__(self, epoch: int, batch: int):
-        super().__init__(f"interrupted in epoch {epoch} after mini-batch {batch}")
-        self.epoch = epoch
-        self.batch = batch
-
-
-class StopOnInterrupt(Callback):
-    """Turns the first Ctrl-C into a clean stop after the current mini-batch.
-
-    While training runs, SIGINT only sets a flag; ``on_batch_end`` sees it
-    and raises :class:`StopRequested`, so the weights are those of a
-    complete update. A second Ctrl-C interrupts at once.
-    """
-
-    def __init__(self, say: Callable[[str], None] | None = None):
-        self.requested = False
-        self._say = say
-        self._previous = None
-
-    def _handler(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        if self._say:
-            self._say("stopping after this mini-batch (Ctrl-C again to stop at once)")
-
-    def on_train_begin(self, trainer):
-        try:
-            self._previous = signal.signal(signal.SIGINT, self._handler)
-        except ValueError:  # not the main thread: leave Ctrl-C alone
-            self._previous = None
-
-    def on_batch_end(self, trainer, batch):
-        if self.requested:
-            raise StopRequested(trainer.epoch, batch)
-
-    def on_train_end(self, trainer):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
-
-
 def percent(x: float) -> str:
     """``0.9612`` as ``96.12%``."""
     return f"{100.0 * x:.2f}%"
 
 
-class ProgressReport(Callback):
-    """A progress bar per epoch with running figures, and a summary line per epoch.
-
-    The bar (tqdm, on a terminal only) is refreshed at most a few times a
-    second: ``on_batch_end`` counts and looks at the clock every 32 batches,
-    so it costs nothing measurable. The running training cost is estimated
-    on a fixed sample of 500 training examples (its own generator, so the
-    run's random stream is untouched).
-    """
-
-    def __init__(self, *, bar: bool = True, lines: bool = True, echo=None):
-        self.bar_enabled = bar
-        self.lines = lines
-        self.echo = echo or (lambda s: click.echo(s))
-        self._bar = None
-        self._since = 0
-        self._last = 0.0
-        self._sample = None
-        self._running = None
-        self._last_val = None
-
-    def on_train_begin(self, trainer):
-        X, Y = trainer.train_data
-        idx = np.random.default_rng(0).choice(X.shape[0], min(500, X.shape[0]), replace=False)
-        self._sample = (X[np.sort(idx)], Y[np.sort(idx)])
-        self._epochs = trainer.config.epochs
-        self._n_batches = math.ceil(X.shape[0] / trainer.config.mini_batch_size)
-
-    def on_epoch_begin(self, trainer, epoch):
-        if not self.bar_enabled:
-            return
-        try:
-            from tqdm import tqdm
-        except ImportError:
-            self.bar_enabled = False
-            return
-        n = self._n_batches
-        if trainer.epoch_train_data is not None:
-            n = math.ceil(trainer.epoch_train_data[0].shape[0] / trainer.config.mini_batch_size)
-        self._bar = tqdm(
-            total=n,
-            desc=f"Epoch {epoch + 1}/{self._epochs}",
-            unit="batch",
-            leave=False,
-            file=sys.stderr,
-            disable=None,  # off when stderr is not a terminal
-            dynamic_ncols=True,
-        )
-        if self._bar.disable:
-            self._bar = None
-            self.bar_enabled = False
-        self._since = 0
-        self._last = time.monotonic()
-
-    def on_batch_end(self, trainer, batch):
-        if self._bar is None:
-            return
-        self._since += 1
-        if self._since < 32:
-            return
-        self._since = 0
-        now = time.monotonic()
-        if now - self._last < 0.25:
-            return
-        self._last = now
-        self._bar.update(batch + 1 - self._bar.n)
-        cfg = trainer.config
-        Xs, Ys = self._sample
-        cost = trainer.network.cost_value(Xs, Ys, l2=cfg.l2, l1=cfg.l1, n=trainer.n)
-        self._running = cost if self._running is None else 0.7 * self._running + 0.3 * cost
-        post = f"cost~{self._running:.4f}"
-        if self._last_val is not None:
-            post += f" val_acc {self._last_val}"
-        self._bar.set_postfix_str(post, refresh=False)
-
-    def _close(self):
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-
-    def on_epoch_end(self, trainer, epoch, logs):
-        self._close()
-        if "val_accuracy" in logs:
-            self._last_val = percent(logs["val_accuracy"])
-        if self.lines:
-            self.echo(epoch_summary(logs, trainer, self._epochs))
-
-    def on_train_end(self, trainer):
-        self._close()
-
-
-def epoch_summary(logs: dict, trainer, epochs: int) -> str:
-    """One line per epoch, e.g. ``Epoch 3/30: validation accuracy 96.12% (9612/10000), 4.1 s``."""
-    parts = []
-    n_val = trainer.validation_data[0].shape[0] if trainer.validation_data is not None else 0
-    names = {
-        "loss": "training cost",
-        "accuracy": "training accuracy",
-        "val_loss": "validation cost",
-        "val_accuracy": "validation accuracy",
-    }
-    for key in MONITOR_KEYS:
-        if key not in logs:
-            continue
-        v = logs[key]
-        if key.endswith("accuracy"):
-            n = n_val if key.startswith("val_") else trainer.n
-            parts.append(f"{names[key]} {percent(v)} ({round(v * n)}/{n})")
-        else:
-            parts.append(f"{names[key]} {v:.4f}")
-    parts.append(f"{logs.get('time', 0.0):.1f} s")
-    return f"Epoch {logs['epoch'] + 1}/{epochs}: " + ", ".join(parts)
+def _where_stopped(trainer: Trainer, exc: TrainingInterrupted) -> tuple[int, int]:
+    """(epoch, last mini-batch trained) of an interrupted run, both counted from 0."""
+    if exc.next_batch > 0:
+        return exc.epoch, exc.next_batch - 1
+    # Stopped between epochs: after the last mini-batch of the epoch before.
+    X = (trainer.epoch_train_data or trainer.train_data)[0]
+    return exc.epoch - 1, -(-X.shape[0] // trainer.config.mini_batch_size) - 1
 
 
 # -------------------------------------------------------------- run outputs
@@ -551,7 +402,8 @@ def train(config_file, out, test, plot, resume_from, print_config, quiet, **valu
     validation accuracy (the chapter's best simple network; the book reports
     97.92% on the validation data). Ctrl-C stops after the current
     mini-batch and saves what there is, with a checkpoint that
-    `nndl train --resume OUT/checkpoint.npz` continues exactly.
+    `nndl train --resume OUT/checkpoint.npz` continues exactly (exit status
+    130); a second Ctrl-C stops at once.
     """
     if resume_from is not None:
         resume_from = Path(resume_from)
@@ -565,7 +417,6 @@ def train(config_file, out, test, plot, resume_from, print_config, quiet, **valu
     if print_config:
         click.echo(to_toml(cfg), nl=False)
         return
-    say = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
     splits = _load_data(cfg["data"], quiet)
     net = _build_network(cfg["network"], splits, seed)
     cfg["network"] = net.config.to_dict()
@@ -583,9 +434,13 @@ def train(config_file, out, test, plot, resume_from, print_config, quiet, **valu
             f"validation examples; eta {tc.learning_rate:g}, lambda {tc.l2:g}, mini-batch "
             f"{tc.mini_batch_size}, {tc.epochs} epochs, seed {seed}"
         )
-    stopper = StopOnInterrupt(say)
     run = TrainingRun(cfg, net, train_config, splits, out, quiet)
-    callbacks: list[Callback] = [ProgressReport(bar=not quiet, lines=not quiet), stopper]
+    callbacks: list[Callback] = []
+    if not quiet:
+        # A bar with the running cost on a terminal (stderr), one line per epoch on stdout.
+        callbacks.append(
+            ProgressBar("auto", line_format="sentence", line_file=sys.stdout, running_cost=500)
+        )
     for factory in CALLBACK_FACTORIES:
         callbacks.extend(factory(run))
     trainer = Trainer(net, train_config, callbacks=callbacks)
@@ -593,14 +448,16 @@ def train(config_file, out, test, plot, resume_from, print_config, quiet, **valu
         # A run killed outright keeps its checkpoints: their settings go first.
         write_config(out / "config.json", cfg)
     interrupted = None
+    notify = None if quiet else (lambda message: click.echo(message, err=True))
     try:
-        trainer.fit(
-            train.X,
-            train.y,
-            validation_data=(val.X, val.y) if have_val else None,
-            resume_from=resume_from,
-        )
-    except StopRequested as exc:
+        with trainer.interrupt_on_sigint(notify):
+            trainer.fit(
+                train.X,
+                train.y,
+                validation_data=(val.X, val.y) if have_val else None,
+                resume_from=resume_from,
+            )
+    except TrainingInterrupted as exc:
         interrupted = exc
     checkpoint = next((cb for cb in callbacks if isinstance(cb, Checkpoint)), None)
     if interrupted and trainer.can_checkpoint and checkpoint is None:
@@ -614,7 +471,8 @@ def train(config_file, out, test, plot, resume_from, print_config, quiet, **valu
         "n_train": int(train.X.shape[0]),
     }
     if interrupted:
-        results["stopped"] = {"epoch": interrupted.epoch, "after_batch": interrupted.batch}
+        stop_epoch, stop_batch = _where_stopped(trainer, interrupted)
+        results["stopped"] = {"epoch": stop_epoch, "after_batch": stop_batch}
     if trainer.history and "val_accuracy" in trainer.history:
         results["validation_accuracy"] = trainer.history["val_accuracy"][-1]
         best_epoch, best = trainer.history.best("val_accuracy")
@@ -647,8 +505,8 @@ def train(config_file, out, test, plot, resume_from, print_config, quiet, **valu
         if checkpoint is not None and checkpoint.saved:
             resume = f"; continue with: nndl train --resume {checkpoint.saved[-1]}"
         click.echo(
-            f"nndl: interrupted in epoch {interrupted.epoch + 1} after mini-batch "
-            f"{interrupted.batch + 1}; saved the model and the history of "
+            f"nndl: interrupted in epoch {stop_epoch + 1} after mini-batch "
+            f"{stop_batch + 1}; saved the model and the history of "
             f"{len(trainer.history)} complete epoch(s) to {out}{resume}",
             err=True,
         )
