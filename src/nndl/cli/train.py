@@ -91,7 +91,7 @@ def _augment_factory(run: TrainingRun) -> list[Callback]:
     recipe = run.config.get("data", {}).get("augment")
     if not recipe:
         return []
-    from ..data.expand import AugmentCallback
+    from ..callbacks.augment import AugmentCallback
 
     return [AugmentCallback(recipe, run.config["data"].get("augment_fraction", 1.0))]
 
