@@ -27,22 +27,19 @@ the options given on the command line.
 
 A value of ``null`` (JSON) means "not set". Keys may be written with ``-``
 or ``_``. Unknown sections or keys are refused with a message listing the
-known ones. The values themselves are checked where they are used
-(:class:`~nndl.network.Network`, :meth:`~nndl.training.TrainConfig.validate`),
-with messages that name the setting and its allowed range.
+known ones. Every key and value is checked against the one schema of settings,
+:mod:`nndl.settings`, with messages that name the setting and its allowed
+range; aliases (``eta``, ``lmbda``) are read as the settings they name.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from pathlib import Path
 
+from . import settings
 from ._io import atomic_write_json
-from .callbacks import CONTROL_DEFAULTS
-from .network import NetworkConfig
-from .training import TrainConfig
 
 __all__ = [
     "EXCLUSIVE",
@@ -59,45 +56,28 @@ __all__ = [
 FORMAT_NAME = "nndl-run-config"
 FORMAT_VERSION = 1
 
-
-def _fields(cls) -> set[str]:
-    return {f.name for f in dataclasses.fields(cls)}
-
-
-#: Known sections and their keys. A new group of settings (a schedule, early
-#: stopping, ...) adds its section here and its options in ``nndl.cli``.
+#: Known sections and their keys, from the settings schema (:mod:`nndl.settings`).
 SECTIONS: dict[str, set[str]] = {
-    "network": _fields(NetworkConfig) | {"hidden"},
-    "training": _fields(TrainConfig),
-    "data": {
-        "dataset",
-        "data_dir",
-        "train_size",
-        "validation_size",
-        "expand",
-        "expand_copies",
-        "expand_seed",
-        "augment",
-        "augment_fraction",
-    },
-    "control": set(CONTROL_DEFAULTS),
+    section: {s.name for s in settings.by_section(section)} for section in settings.SECTIONS
 }
 
 #: Keys that replace each other: setting one in a later layer drops the other.
-EXCLUSIVE: list[tuple[str, str, str]] = [("network", "sizes", "hidden")]
+EXCLUSIVE = settings.EXCLUSIVE
 
 
 def normalize(doc, source: str = "config") -> dict[str, dict]:
     """Check a parsed configuration and return {section: {key: value}}.
 
     Drops ``format``/``version`` (checked when present) and null values;
-    turns ``-`` in keys into ``_``.
+    turns ``-`` in keys into ``_`` and aliases (``eta``, ``lmbda``) into the
+    settings' names; checks every value against the schema.
 
     Raises
     ------
-    ValueError
-        Not a table of tables, an unknown section or key, a wrong format
-        name or version, or both keys of an exclusive pair in one section.
+    ValueError or TypeError
+        Not a table of tables, an unknown section or key, a value of the
+        wrong kind or out of range, a wrong format name or version, or both
+        keys of an exclusive pair in one section.
     """
     if not isinstance(doc, dict):
         raise ValueError(f"{source}: a configuration must be a table of sections")
@@ -118,20 +98,7 @@ def normalize(doc, source: str = "config") -> dict[str, dict]:
             )
         if not isinstance(table, dict):
             raise ValueError(f"{source}: [{section}] must be a table of settings")
-        values = {}
-        for key, value in table.items():
-            k = str(key).replace("-", "_")
-            if k not in SECTIONS[section]:
-                raise ValueError(
-                    f"{source}: unknown setting {section}.{key}; [{section}] takes "
-                    f"{sorted(SECTIONS[section])}"
-                )
-            if value is not None:
-                values[k] = value
-        for sec, a, b in EXCLUSIVE:
-            if sec == section and a in values and b in values:
-                raise ValueError(f"{source}: give {section}.{a} or {section}.{b}, not both")
-        out[section] = values
+        out[section] = settings.check_section(section, table, source)
     return out
 
 

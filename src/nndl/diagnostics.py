@@ -41,6 +41,7 @@ import numpy as np
 
 from .network import Network
 from .regularizers import regularizers_for
+from .settings import default
 
 __all__ = [
     "DIAGNOSTIC_KEYS",
@@ -54,7 +55,7 @@ __all__ = [
 ]
 
 #: Default |z| beyond which a sigmoid neuron counts as saturated.
-DEFAULT_THRESHOLD = 4.0
+DEFAULT_THRESHOLD = default("diagnostics_threshold")
 
 #: Activations that saturate, and the scale of z relative to the sigmoid's.
 SATURATING = {"sigmoid": 1.0, "tanh": 0.5}

@@ -38,6 +38,7 @@ import math
 import numpy as np
 
 from .._validation import check_range
+from ..settings import MONITOR_KEYS
 
 __all__ = [
     "MONITOR_KEYS",
@@ -51,9 +52,6 @@ __all__ = [
     "resolve_mode",
     "starts_from_scratch",
 ]
-
-#: The metrics the trainer can record; any subset may be switched on.
-MONITOR_KEYS = ("loss", "accuracy", "val_loss", "val_accuracy")
 
 
 class Callback:

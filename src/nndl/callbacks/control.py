@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .._validation import check_range
-from ..diagnostics import DEFAULT_THRESHOLD
+from .. import settings as run_settings
 from .base import Callback
 from .checkpointing import Checkpoint
 from .lr_schedule import schedule_callback
@@ -15,26 +14,9 @@ from .stopping import early_stopping_callback
 __all__ = ["CONTROL_DEFAULTS", "control_callbacks"]
 
 
-#: The settings of :func:`control_callbacks` and their defaults: one section
-#: of a run configuration (``[control]``) for the callbacks a run switches on by settings.
-CONTROL_DEFAULTS: dict = {
-    "schedule": "constant",
-    "plateau_monitor": "val_accuracy",
-    "plateau_patience": 10,
-    "plateau_factor": 2.0,
-    "plateau_floor": 1024.0,
-    "early_stopping": 0,
-    "early_stopping_rule": "no-improvement",
-    "early_stopping_monitor": None,
-    "restore_best": True,
-    "monitor_every": 0,
-    "monitor_subset": 1000,
-    "diagnostics": False,
-    "diagnostics_sample": 1000,
-    "diagnostics_threshold": DEFAULT_THRESHOLD,
-    "checkpoint_every": 0,
-    "checkpoint_path": "checkpoint.npz",
-}
+#: The settings of :func:`control_callbacks` and their defaults: the
+#: ``[control]`` section of the settings schema (:mod:`nndl.settings`).
+CONTROL_DEFAULTS: dict = run_settings.defaults("control")
 
 
 def control_callbacks(settings: dict | None = None, *, out=None) -> list[Callback]:
@@ -48,10 +30,7 @@ def control_callbacks(settings: dict | None = None, *, out=None) -> list[Callbac
     :class:`Checkpoint` at ``checkpoint_path`` (relative to ``out`` when given).
     """
     s = dict(CONTROL_DEFAULTS)
-    unknown = set(settings or {}) - set(s)
-    if unknown:
-        raise ValueError(f"unknown control setting(s) {sorted(unknown)}; expected {sorted(s)}")
-    s.update({k: v for k, v in (settings or {}).items() if v is not None})
+    s.update(run_settings.check_section("control", settings or {}, "control settings"))
     cbs: list[Callback] = []
     sched = schedule_callback(
         s["schedule"],
@@ -62,7 +41,7 @@ def control_callbacks(settings: dict | None = None, *, out=None) -> list[Callbac
     )
     if sched is not None:
         cbs.append(sched)
-    if check_range("early_stopping", s["early_stopping"], low=0, integer=True):
+    if s["early_stopping"]:
         cbs.append(
             early_stopping_callback(
                 s["early_stopping_rule"],
@@ -71,14 +50,14 @@ def control_callbacks(settings: dict | None = None, *, out=None) -> list[Callbac
                 restore_best=s["restore_best"],
             )
         )
-    if check_range("monitor_every", s["monitor_every"], low=0, integer=True):
+    if s["monitor_every"]:
         n = s["monitor_subset"]
         cbs.append(BatchMonitor(s["monitor_every"], train_subset=n, val_subset=n))
     if s["diagnostics"]:
         cbs.append(
             Diagnostics(sample=s["diagnostics_sample"], threshold=s["diagnostics_threshold"])
         )
-    if check_range("checkpoint_every", s["checkpoint_every"], low=0, integer=True):
+    if s["checkpoint_every"]:
         path = Path(s["checkpoint_path"])
         if out is not None and not path.is_absolute():
             path = Path(out) / path
