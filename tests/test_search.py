@@ -123,7 +123,7 @@ def test_fixed_architecture_versus_choices():
         (
             {"params": {"hidden_activation": ["sigmoid", "softplus"]}},
             ValueError,
-            "unknown activation 'softplus'",
+            "unknown network.hidden_activation 'softplus'",
         ),
         ({"params": {"momentum": [0.5, 1.0]}}, ValueError, "momentum must be"),
         (

@@ -1,9 +1,9 @@
 """The search space: the options a search may set, their distributions, and
 the configurations one set of options builds.
 
-The option tables (:data:`OPTIONS`, the aliases, which options belong to the
-network and which to the training) are kept together at the top so that they
-can be replaced by a view of one settings schema.
+The options a space may set are a view of the settings schema
+(:mod:`nndl.settings`): a row there with a ``search_name`` is an option here,
+with its aliases, its checks and its default.
 """
 
 from __future__ import annotations
@@ -17,53 +17,25 @@ from pathlib import Path
 from typing import Any
 
 from .. import config as run_config
+from .. import settings as run_settings
 from ..network import Network, NetworkConfig
 from ..training import TrainConfig
 
+#: The settings a search space may set, by their name in a space (a view of
+#: the settings schema, :mod:`nndl.settings`; aliases such as ``eta`` work too).
+SEARCHABLE = run_settings.search_options()
+
 #: Options a search space may set, and what they mean.
-OPTIONS = {
-    # the network
-    "hidden_sizes": "hidden layer sizes, e.g. [30] or [100, 30] (choices: a list of lists)",
-    "hidden_units": "neurons in each hidden layer (with hidden_layers, instead of hidden_sizes)",
-    "hidden_layers": "number of hidden layers of hidden_units neurons (default 1)",
-    "hidden_activation": "sigmoid, tanh, relu or linear",
-    "cost": "cross_entropy, log_likelihood or quadratic",
-    "output_activation": "the output layer's activation (default: the cost's natural pair)",
-    "initializer": "default, large, glorot or he",
-    "dropout": "probability of dropping a hidden neuron in training, in [0, 1)",
-    "dtype": "float64 or float32",
-    # the training
-    "learning_rate": "eta > 0",
-    "l2": "L2 regularization parameter lambda >= 0",
-    "l1": "L1 regularization parameter >= 0",
-    "momentum": "momentum coefficient mu in [0, 1) (selects the momentum optimizer)",
-    "optimizer": "sgd, momentum or nesterov",
-    "mini_batch_size": "mini-batch size >= 1",
-    "epochs": "epochs per trial >= 1",
-    "early_stopping": "patience in epochs of no improvement in validation accuracy (0: off)",
-    "seed": "seed of the initial weights and the shuffling (the same for every trial)",
-}
+OPTIONS = {name: s.help for name, s in SEARCHABLE.items()}
 
-_ALIASES = {
-    "eta": "learning_rate",
-    "lmbda": "l2",
-    "lambda": "l2",
-    "hidden": "hidden_sizes",
-    "activation": "hidden_activation",
-    "init": "initializer",
-    "batch_size": "mini_batch_size",
-    "patience": "early_stopping",
-}
-
+#: The options that go to the network and to the training configuration
+#: (the hidden layers and the seed are handled on their own).
 _NETWORK_KEYS = {
-    "hidden_activation",
-    "cost",
-    "output_activation",
-    "initializer",
-    "dropout",
-    "dtype",
+    s.name
+    for s in SEARCHABLE.values()
+    if s.section == "network" and s.in_config and s.name != "hidden"
 }
-_TRAIN_KEYS = {"learning_rate", "l2", "l1", "momentum", "optimizer", "mini_batch_size", "epochs"}
+_TRAIN_KEYS = {s.name for s in SEARCHABLE.values() if s.section == "training"} - {"seed"}
 _PRUNING_KEYS = {"n_startup_trials", "n_warmup_steps", "interval_steps"}
 
 #: The largest grid the grid sampler is given.
@@ -71,14 +43,16 @@ _MAX_GRID = 100_000
 
 
 def _canonical_option_name(name: str) -> str:
-    """The option's name in :data:`OPTIONS` (lower case, underscores, aliases resolved)."""
+    """The option's name in :data:`OPTIONS` (any case, ``-`` or ``_``, aliases resolved)."""
     if not isinstance(name, str):
         raise TypeError(f"search space option names must be strings, got {name!r}")
-    key = name.strip().lower().replace("-", "_")
-    key = _ALIASES.get(key, key)
-    if key not in OPTIONS:
+    try:
+        setting = run_settings.get(name)
+    except ValueError:
+        setting = None
+    if setting is None or setting.search_name is None:
         raise ValueError(f"unknown search space option {name!r}; expected one of {list(OPTIONS)}")
-    return key
+    return setting.search_name
 
 
 def _is_number(v) -> bool:
@@ -412,30 +386,24 @@ def build_configs(options: Mapping, n_inputs: int, n_outputs: int):
     30 neurons, the chapter's network) and the optimizer (``momentum`` when a
     momentum is given without an optimizer).
     """
-    opts = {_canonical_option_name(k): v for k, v in options.items()}
+    opts = {}
+    for key, value in options.items():
+        name = _canonical_option_name(key)
+        opts[name] = SEARCHABLE[name].check(value)
     if "hidden_sizes" in opts:
         hidden = opts["hidden_sizes"]
-        if isinstance(hidden, int) and not isinstance(hidden, bool):
-            hidden = [hidden]
-        if not isinstance(hidden, list):
-            raise TypeError(f"hidden_sizes must be a list of layer sizes, got {hidden!r}")
     elif "hidden_units" in opts or "hidden_layers" in opts:
-        units = opts.get("hidden_units", 30)
-        layers = opts.get("hidden_layers", 1)
-        if isinstance(layers, bool) or not isinstance(layers, int) or layers < 0:
-            raise ValueError(f"hidden_layers must be an integer >= 0, got {layers!r}")
-        hidden = [units] * layers
+        units = opts.get("hidden_units", SEARCHABLE["hidden_units"].default)
+        hidden = [units] * opts.get("hidden_layers", SEARCHABLE["hidden_layers"].default)
     else:
-        hidden = [30]
+        hidden = SEARCHABLE["hidden_sizes"].default_for("search")
     net = {k: opts[k] for k in _NETWORK_KEYS if k in opts}
     net_cfg = NetworkConfig.from_dict({"sizes": [n_inputs, *hidden, n_outputs], **net})
     train = {k: opts[k] for k in _TRAIN_KEYS if k in opts}
     if "momentum" in train and "optimizer" not in train:
         train["optimizer"] = "momentum"
-    train["seed"] = opts.get("seed", 0)
-    patience = opts.get("early_stopping", 0)
-    if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-        raise ValueError(f"early_stopping must be an integer >= 0 (0: off), got {patience!r}")
+    train["seed"] = opts.get("seed", SEARCHABLE["seed"].default_for("search"))
+    patience = opts.get("early_stopping", SEARCHABLE["early_stopping"].default)
     return net_cfg, train, patience
 
 
