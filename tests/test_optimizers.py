@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from nndl import Network, fit
-from nndl.optimizers import OPTIMIZERS, SGD, Momentum, Nesterov, get_optimizer
+from nndl.optimizers import OPTIMIZERS, SGD, Momentum, Nesterov, Optimizer, get_optimizer
 
 
 def test_single_sgd_step_worked_by_hand():
@@ -137,3 +137,151 @@ def test_state_dict_round_trip():
     other.load_state_dict(opt.state_dict())
     for a, b in zip(opt.velocities, other.velocities, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def _train_data(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 8)), rng.integers(0, 3, n)
+
+
+_PENALTIES = {"l2": 3.0, "l1": 0.5}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_trainer_epoch_is_the_update_written_out_bit_for_bit(name, dtype):
+    # One epoch by hand, drawing from the generator as the trainer does (a
+    # permutation, then dropout masks per mini-batch): plain SGD as the chapter
+    # writes it, w -> (1 - eta lambda2/n) w - (eta lambda1/n) sgn(w) - (eta/m) sum dC/dw,
+    # the others as v <- mu v - eta g with g the penalized mean gradient.
+    X, y = _train_data()
+    n, m, eta, mu = len(X), 10, 0.5, 0.0 if name == "sgd" else 0.9
+    lmbda2, lmbda1 = _PENALTIES["l2"], _PENALTIES["l1"]
+    net = Network([8, 6, 5, 3], dropout=0.25, dtype=dtype, seed=1)
+    ref = net.copy()
+    fit(
+        net,
+        X,
+        y,
+        epochs=1,
+        mini_batch_size=m,
+        learning_rate=eta,
+        optimizer=name,
+        momentum=mu,
+        seed=4,
+        **_PENALTIES,
+    )
+
+    rng = np.random.default_rng(4)
+    Xc, Y = ref.check_X(X), ref.check_y(y, n)
+    opt = get_optimizer(name, mu)
+    order = rng.permutation(n)
+    for start in range(0, n, m):
+        idx = order[start : start + m]
+        masks = ref.sample_dropout_masks(len(idx), rng)
+        if name == "sgd":
+            nabla_w, nabla_b = ref.backprop(Xc[idx], Y[idx], masks, scale=eta)
+            for w in ref.weights:
+                w *= 1.0 - eta * lmbda2 / n
+            for w in ref.weights:
+                w -= (eta * lmbda1 / n) * np.sign(w)
+            for p, g in zip(ref.weights + ref.biases, nabla_w + nabla_b, strict=True):
+                p -= g
+        else:
+            params = ref.params()
+            opt.before_gradient(params)
+            nabla_w, nabla_b = ref.backprop(Xc[idx], Y[idx], masks)
+            for gw, w in zip(nabla_w, ref.weights, strict=True):
+                gw += (lmbda2 / n) * w
+            for gw, w in zip(nabla_w, ref.weights, strict=True):
+                gw += (lmbda1 / n) * np.sign(w)
+            grads = [g for pair in zip(nabla_w, nabla_b, strict=True) for g in pair]
+            opt.step(params, grads, eta)
+    for a, b in zip(net.params(), ref.params(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+class _SGDByStep(SGD):
+    """SGD through the general path: the mean gradient, then ``step``."""
+
+    def __init__(self):
+        self.steps = 0
+
+    def step(self, params, grads, eta):
+        self.steps += 1
+        super().step(params, grads, eta)
+
+
+def test_fused_sgd_agrees_with_the_general_path():
+    X, y = _train_data()
+    kw = dict(epochs=3, mini_batch_size=10, learning_rate=0.5, seed=2, **_PENALTIES)
+    fused = Network([8, 6, 3], dropout=0.2, seed=1)
+    general = fused.copy()
+    fit(fused, X, y, **kw)
+    by_step = _SGDByStep()
+    fit(general, X, y, optimizer=by_step, **kw)
+    assert by_step.steps == 3 * 12
+    for a, b in zip(fused.params(), general.params(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert repr(by_step) == "_SGDByStep()" and repr(SGD()) == "SGD()"
+
+
+def test_a_subclass_of_sgd_changing_the_rule_is_not_bypassed():
+    X, y = _train_data()
+
+    class Frozen(SGD):  # a step that changes nothing
+        def step(self, params, grads, eta):
+            pass
+
+    class FrozenToo(Frozen):  # inherits the changed rule
+        pass
+
+    class LooksAhead(SGD):
+        calls = 0
+
+        def before_gradient(self, params):
+            LooksAhead.calls += 1
+
+    for opt in (Frozen(), FrozenToo()):
+        net = Network([8, 6, 3], seed=1)
+        before = net.get_params()
+        fit(net, X, y, epochs=1, mini_batch_size=10, l2=1.0, optimizer=opt, seed=0)
+        for a, b in zip(before, net.get_params(), strict=True):
+            np.testing.assert_array_equal(a, b)
+    fit(Network([8, 6, 3], seed=1), X, y, epochs=1, mini_batch_size=10, optimizer=LooksAhead())
+    assert LooksAhead.calls == 12
+
+
+def test_a_subclass_may_write_its_own_update():
+    X, y = _train_data()
+    seen = []
+
+    class Recording(SGD):
+        def update(self, network, X, Y, masks, eta, regularizers=(), n=0):
+            seen.append((X.shape[0], eta, [r.name for r in regularizers], n))
+            super().update(network, X, Y, masks, eta, regularizers, n)
+
+    net, ref = Network([8, 6, 3], seed=1), Network([8, 6, 3], seed=1)
+    kw = dict(epochs=1, mini_batch_size=50, learning_rate=0.3, l2=1.0, seed=0)
+    fit(net, X, y, optimizer=Recording(), **kw)
+    fit(ref, X, y, **kw)
+    assert seen == [(50, 0.3, ["l2"], 120), (50, 0.3, ["l2"], 120), (20, 0.3, ["l2"], 120)]
+    for a, b in zip(net.params(), ref.params(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_update_can_be_called_without_a_trainer():
+    # A new optimizer needs only ``step``; ``update`` does the rest.
+    class SignDescent(Optimizer):
+        def step(self, params, grads, eta):
+            for p, g in zip(params, grads, strict=True):
+                p -= eta * np.sign(g)
+
+    net = Network([2, 1], cost="quadratic", output_activation="linear")
+    net.weights[0][...] = [[1.0, -1.0]]
+    net.biases[0][...] = 0.0
+    X, Y = np.array([[1.0, 1.0]]), np.array([[1.0]])
+    SignDescent().update(net, X, Y, None, 0.25)
+    # a = 0, delta = a - y = -1: dC/dw = (-1, -1), dC/db = -1, so every parameter rises by eta.
+    np.testing.assert_array_equal(net.weights[0], [[1.25, -0.75]])
+    np.testing.assert_array_equal(net.biases[0], [0.25])

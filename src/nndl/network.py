@@ -376,9 +376,9 @@ class Network:
         Y : (m, n_L) target matrix in the network's dtype
         masks : optional dropout masks from :meth:`sample_dropout_masks`
         scale : float
-            Multiply every gradient by this (the trainer passes eta for plain
-            SGD). Backprop is linear in delta^L, so scaling delta^L once is
-            cheaper than scaling each gradient matrix.
+            Multiply every gradient by this (:meth:`nndl.optimizers.SGD.update`
+            passes eta). Backprop is linear in delta^L, so scaling delta^L
+            once is cheaper than scaling each gradient matrix.
 
         Returns
         -------

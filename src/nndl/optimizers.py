@@ -7,10 +7,21 @@ g the gradient of the cost including any penalty)::
     momentum  v <- mu v - eta g(w);          w <- w + v
     Nesterov  v <- mu v - eta g(w + mu v);   w <- w + v
 
-For Nesterov the trainer calls :meth:`Optimizer.before_gradient` to move the
-parameters to the look-ahead point w + mu v before computing g; ``step`` then
-moves them back and applies the update, so between steps the parameters are
-always the true w.
+The trainer makes one call per mini-batch, the same for every optimizer:
+:meth:`Optimizer.update` (network, mini-batch, dropout masks, rate,
+penalties). The optimizer asks the network for the gradient in the form it
+needs and changes the parameters, so the code in this file is the code that
+runs:
+
+* :class:`SGD` runs the chapter's update as written,
+  w <- (1 - eta lambda/n) w - (eta/m) sum_x dC_x/dw, with eta and 1/m folded
+  into backprop's output error and the weight decay applied in place.
+* every other optimizer takes the mean gradient, adds the penalties'
+  gradients and calls its :meth:`Optimizer.step` ``(params, grads, eta)``,
+  which may also be called directly. For Nesterov, ``update`` first calls
+  :meth:`Optimizer.before_gradient`, which moves the parameters to the
+  look-ahead point w + mu v; ``step`` then moves them back and applies the
+  update, so between steps the parameters are always the true w.
 
 Each optimizer keeps its own state (the velocities), exposed through
 ``state_dict`` / ``load_state_dict`` for checkpoints.
@@ -28,12 +39,37 @@ __all__ = ["OPTIMIZERS", "SGD", "Momentum", "Nesterov", "Optimizer", "get_optimi
 
 
 class Optimizer(ABC):
-    """Base class: ``step(params, grads, eta)`` updates ``params`` in place."""
+    """Base class: ``update`` runs one mini-batch; ``step(params, grads, eta)`` is its rule."""
 
     name = "optimizer"
 
+    def update(self, network, X, Y, masks, eta: float, regularizers=(), n: int = 0) -> None:
+        """One step of gradient descent on the mini-batch (X, Y), in place.
+
+        Parameters
+        ----------
+        network : Network
+            Its parameters are updated in place.
+        X, Y : the mini-batch, validated (Y a target matrix), m examples
+        masks : dropout masks from ``network.sample_dropout_masks``, or None
+        eta : float
+            The learning rate.
+        regularizers : the penalties (:mod:`nndl.regularizers`) on the weights
+        n : int
+            The size of the training set, the n of the penalties (needed
+            when there are regularizers).
+        """
+        params = network.params()
+        self.before_gradient(params)
+        nabla_w, nabla_b = network.backprop(X, Y, masks)  # mean over the m examples
+        for reg in regularizers:
+            for gw, w in zip(nabla_w, network.weights, strict=True):
+                reg.add_gradient(gw, w, n)
+        grads = [g for pair in zip(nabla_w, nabla_b, strict=True) for g in pair]
+        self.step(params, grads, eta)
+
     def before_gradient(self, params) -> None:
-        """Hook run before each gradient; moves params where g is wanted."""
+        """Hook run by ``update`` before each gradient; moves params where g is wanted."""
 
     @abstractmethod
     def step(self, params, grads, eta: float) -> None:
@@ -53,9 +89,40 @@ class Optimizer(ABC):
 
 
 class SGD(Optimizer):
-    """Plain stochastic gradient descent: w <- w - eta g."""
+    """Plain stochastic gradient descent: w <- w - eta g.
+
+    ``update`` runs the chapter's rule in one pass per array (see below). A
+    subclass that changes ``step`` or ``before_gradient`` without writing its
+    own ``update`` gets the general :meth:`Optimizer.update`, which calls
+    them, so overriding ``step`` always changes what training does.
+    """
 
     name = "sgd"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Decided once, when the subclass is defined: no test per mini-batch.
+        changes_rule = "step" in cls.__dict__ or "before_gradient" in cls.__dict__
+        if changes_rule and "update" not in cls.__dict__:
+            cls.update = Optimizer.update
+
+    def update(self, network, X, Y, masks, eta, regularizers=(), n=0):
+        # The chapter's update, with lambda the strength of each penalty:
+        #
+        #     w -> (1 - eta lambda/n) w - (eta/m) sum_x dC_x/dw    (L2)
+        #     w -> w - (eta lambda/n) sgn(w) - (eta/m) sum_x dC_x/dw    (L1)
+        #     b -> b - (eta/m) sum_x dC_x/db
+        #
+        # Backprop is linear in the output error, so scaling it once by eta/m
+        # gives (eta/m) sum_x dC_x/dw directly, without a pass over each
+        # gradient matrix; the penalty's part is applied to w in place first.
+        nabla_w, nabla_b = network.backprop(X, Y, masks, scale=eta)
+        weights, biases = network.weights, network.biases
+        for reg in regularizers:
+            for w in weights:
+                reg.sgd_decay(w, eta, n)
+        for p, g in zip(weights + biases, nabla_w + nabla_b, strict=True):
+            p -= g
 
     def step(self, params, grads, eta):
         for p, g in zip(params, grads, strict=True):

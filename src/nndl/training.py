@@ -6,10 +6,11 @@
 ...               l2=1.0, validation_data=(Xv, yv), seed=1)   # doctest: +SKIP
 
 Each epoch visits the training data in a fresh random order (a permutation
-from the trainer's own generator; the caller's arrays are never changed),
-computes the gradient of each mini-batch by matrix backprop, adds the
-penalties' gradients and lets the optimizer update the parameters. The run is
-reproducible: the same seed and data give bitwise-identical weights.
+from the trainer's own generator; the caller's arrays are never changed)
+and hands each mini-batch to the optimizer's ``update``, which asks the
+network for the gradient by matrix backprop, adds the penalties and updates
+the parameters (see :mod:`nndl.optimizers`). The run is reproducible: the
+same seed and data give bitwise-identical weights.
 
 A run can be stopped and continued exactly: :meth:`Trainer.state_dict` holds
 everything (parameters, optimizer velocities, epoch and position in it, rate,
@@ -32,7 +33,7 @@ from ._validation import check_range
 from .callbacks import MONITOR_KEYS, Callback, History, overrides
 from .checkpoint import CheckpointError, config_hash, data_fingerprint, read_checkpoint
 from .network import Network
-from .optimizers import SGD, Optimizer, get_optimizer
+from .optimizers import Optimizer, get_optimizer
 from .regularizers import regularizers_for
 
 __all__ = [
@@ -377,14 +378,12 @@ class Trainer:
         raise TrainingInterrupted(epoch, next_batch)
 
     def _run_epoch(self, X, Y, epoch: int, batch_cbs) -> None:
-        net, opt, rng = self.network, self.optimizer, self.rng
+        net, rng = self.network, self.rng
         n, m = X.shape[0], self.config.mini_batch_size
         first, order = self._epoch_order(n)
-        params = net.params()
-        weights, biases = net.weights, net.biases
+        # The optimizer owns the update: one call per mini-batch, whatever the optimizer.
+        update = self.optimizer.update
         regs = self.regularizers
-        eta = self.learning_rate
-        plain_sgd = type(opt) is SGD
         dropout = any(net.dropout)
         # Overflow or invalid arithmetic means the run has diverged: stop at
         # once instead of carrying nan weights through the rest of the epoch.
@@ -394,23 +393,8 @@ class Trainer:
                     idx = order[start : start + m]
                     xb, yb = X[idx], Y[idx]
                     masks = net.sample_dropout_masks(len(idx), rng) if dropout else None
-                    if plain_sgd:
-                        # The chapter's update, w <- (1 - eta lambda/n) w - eta g,
-                        # with eta folded into backprop: one pass per array.
-                        nabla_w, nabla_b = net.backprop(xb, yb, masks, scale=eta)
-                        for reg in regs:
-                            for w in weights:
-                                reg.sgd_decay(w, eta, n)
-                        for p, g in zip(weights + biases, nabla_w + nabla_b, strict=True):
-                            p -= g
-                    else:
-                        opt.before_gradient(params)
-                        nabla_w, nabla_b = net.backprop(xb, yb, masks)
-                        for reg in regs:
-                            for gw, w in zip(nabla_w, weights, strict=True):
-                                reg.add_gradient(gw, w, n)
-                        grads = [g for pair in zip(nabla_w, nabla_b, strict=True) for g in pair]
-                        opt.step(params, grads, self.learning_rate)
+                    # The rate is read at each step: a batch callback may schedule it.
+                    update(net, xb, yb, masks, self.learning_rate, regs, n)
                     try:
                         for cb in batch_cbs:
                             cb.on_batch_end(self, batch)
