@@ -155,7 +155,15 @@ def test_print_config_gives_a_file_that_reads_back(tmp_path):
 def test_defaults_are_the_chapters_network():
     proc = nndl("train", "--print-config", "--seed", "0")
     cfg = normalize(__import__("tomllib").loads(proc.stdout))
-    assert cfg["network"] == {"hidden": [100], "cost": "cross_entropy"}
+    # Every network setting is printed resolved, from the settings schema.
+    assert cfg["network"] == {
+        "hidden": [100],
+        "hidden_activation": "sigmoid",
+        "cost": "cross_entropy",
+        "initializer": "default",
+        "dropout": 0.0,
+        "dtype": "float64",
+    }
     t = cfg["training"]
     assert (t["learning_rate"], t["l2"], t["mini_batch_size"], t["epochs"]) == (0.5, 5.0, 10, 30)
     assert t["optimizer"] == "sgd" and t["monitor"] == ["val_accuracy"]
@@ -170,7 +178,7 @@ def test_momentum_alone_selects_the_momentum_optimizer():
 BAD_OPTIONS = [
     (["--eta", "-1"], "learning_rate must be a finite number > 0"),
     (["--eta", "abc"], "Invalid value for '--eta'"),
-    (["--activation", "foo"], "unknown 'foo'"),
+    (["--activation", "foo"], "unknown network.hidden_activation 'foo'"),
     (["--activation", "sigmoid,relu"], "hidden_activation lists 2 activations"),
     (["--sizes", "10,5,10"], "the input layer must have 64 neurons"),
     (["--sizes", "64,5,3"], "at least 10 neurons"),
@@ -180,7 +188,7 @@ BAD_OPTIONS = [
     (["--optimizer", "sgd", "--momentum", "0.5"], "momentum must be 0 with optimizer 'sgd'"),
     (["--cost", "log_likelihood", "--output-activation", "sigmoid"], "cannot be paired"),
     (["--mini-batch-size", "0"], "mini_batch_size must be an integer >= 1"),
-    (["--monitor", "val_acc"], "unknown monitor 'val_acc'"),
+    (["--monitor", "val_acc"], "unknown training.monitor key 'val_acc'"),
     (["--train-size", "0"], "--train-size"),
     (["--dataset", "nope"], "unknown dataset 'nope'"),
     (["--dataset", "idx:/nonexistent/folder"], "no such folder"),
@@ -215,7 +223,8 @@ def test_bad_options_give_one_line_and_a_nonzero_exit(tmp_path, monkeypatch, cap
 @pytest.mark.parametrize(
     ("args", "needle", "code"),
     [
-        (["--eta", "-1"], "learning_rate must be a finite number > 0", 1),
+        # Checked by the option's type, as it is read: a usage error.
+        (["--eta", "-1"], "learning_rate must be a finite number > 0", 2),
         (["--epochss", "3"], "No such option '--epochss'", 2),
     ],
 )

@@ -613,7 +613,7 @@ SETTINGS: tuple[Setting, ...] = (
         "optimizer",
         "training",
         Choice(tuple(OPTIMIZERS)),
-        "sgd",
+        None,
         "update rule",
         flags=("--optimizer",),
         show="sgd, or momentum when momentum > 0",
@@ -675,6 +675,11 @@ SETTINGS: tuple[Setting, ...] = (
         "recorded each epoch: loss, accuracy (training data), val_loss, val_accuracy, all, none",
         flags=("--monitor",),
         show="val_accuracy when there is evaluation data",
+        commands={
+            "train": CommandDefault(
+                ["val_accuracy"], "the chapter follows the validation accuracy of every run"
+            )
+        },
     ),
     Setting(
         "shuffle",

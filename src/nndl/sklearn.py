@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
+from . import settings
 from .network import Network
 from .training import Trainer
 
@@ -32,6 +33,33 @@ except ImportError:  # pragma: no cover - older scikit-learn
 
 
 __all__ = ["NetworkClassifier"]
+
+#: The classifier's parameters that are run settings (:mod:`nndl.settings`),
+#: by parameter name: their defaults, ranges and meaning come from there.
+SHARED_PARAMETERS = {
+    "hidden_layer_sizes": "hidden",
+    "activation": "hidden_activation",
+    "cost": "cost",
+    "learning_rate": "learning_rate",
+    "l2": "l2",
+    "l1": "l1",
+    "dropout": "dropout",
+    "momentum": "momentum",
+    "optimizer": "optimizer",
+    "mini_batch_size": "mini_batch_size",
+    "epochs": "epochs",
+    "initializer": "initializer",
+    "dtype": "dtype",
+}
+
+
+def _immutable(value):
+    # scikit-learn wants immutable defaults: a tuple for the layer sizes.
+    return tuple(value) if isinstance(value, list) else value
+
+
+#: The defaults of the shared parameters, from the schema.
+_DEFAULTS = {p: _immutable(settings.default(name)) for p, name in SHARED_PARAMETERS.items()}
 
 
 class NetworkClassifier(ClassifierMixin, BaseEstimator):
@@ -57,10 +85,11 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
     dropout : float
         Probability in [0, 1) of dropping a hidden neuron during training.
     momentum : float
-        mu in [0, 1); with ``optimizer="sgd"`` a non-zero momentum selects the
-        momentum optimizer.
-    optimizer : str
-        ``"sgd"``, ``"momentum"`` or ``"nesterov"``.
+        mu in [0, 1); without an ``optimizer`` a non-zero momentum selects
+        the momentum optimizer.
+    optimizer : str or None
+        ``"sgd"``, ``"momentum"`` or ``"nesterov"``; None (the default) means
+        ``"sgd"``, or ``"momentum"`` when ``momentum`` > 0.
     mini_batch_size : int
     epochs : int
     initializer : str
@@ -80,19 +109,19 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(
         self,
-        hidden_layer_sizes=(30,),
-        activation="sigmoid",
-        cost="cross_entropy",
-        learning_rate=0.5,
-        l2=0.0,
-        l1=0.0,
-        dropout=0.0,
-        momentum=0.0,
-        optimizer="sgd",
-        mini_batch_size=10,
-        epochs=30,
-        initializer="default",
-        dtype="float64",
+        hidden_layer_sizes=_DEFAULTS["hidden_layer_sizes"],
+        activation=_DEFAULTS["activation"],
+        cost=_DEFAULTS["cost"],
+        learning_rate=_DEFAULTS["learning_rate"],
+        l2=_DEFAULTS["l2"],
+        l1=_DEFAULTS["l1"],
+        dropout=_DEFAULTS["dropout"],
+        momentum=_DEFAULTS["momentum"],
+        optimizer=_DEFAULTS["optimizer"],
+        mini_batch_size=_DEFAULTS["mini_batch_size"],
+        epochs=_DEFAULTS["epochs"],
+        initializer=_DEFAULTS["initializer"],
+        dtype=_DEFAULTS["dtype"],
         random_state=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -143,29 +172,21 @@ class NetworkClassifier(ClassifierMixin, BaseEstimator):
         # its cost are the same as usual; the prediction is then that class.
         n_out = max(len(self.classes_), 2)
         init_seed, train_seed = self._seeds()
-        optimizer = self.optimizer
-        if optimizer == "sgd" and self.momentum:
-            optimizer = "momentum"
+        params = self.get_params()
+        values = {
+            SHARED_PARAMETERS[p]: params[p] for p in SHARED_PARAMETERS if p != "hidden_layer_sizes"
+        }
+        network_keys = {s.name for s in settings.by_section("network")}
         net = Network(
             [X.shape[1], *self._hidden_sizes(), n_out],
-            hidden_activation=self.activation,
-            cost=self.cost,
-            initializer=self.initializer,
-            dropout=self.dropout,
-            dtype=self.dtype,
             seed=init_seed,
+            **{k: v for k, v in values.items() if k in network_keys},
         )
         trainer = Trainer(
             net,
-            epochs=self.epochs,
-            mini_batch_size=self.mini_batch_size,
-            learning_rate=self.learning_rate,
-            l2=self.l2,
-            l1=self.l1,
-            optimizer=optimizer,
-            momentum=self.momentum,
             seed=train_seed,
             monitor=["loss"],
+            **{k: v for k, v in values.items() if k not in network_keys},
         )
         self.history_ = trainer.fit(X, encoded)
         self.network_ = net

@@ -25,16 +25,17 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from ._validation import check_range
-from .callbacks import MONITOR_KEYS, Callback, History, overrides
+from .callbacks import Callback, History, overrides
 from .checkpoint import CheckpointError, config_hash, data_fingerprint, read_checkpoint
 from .network import Network
 from .optimizers import Optimizer, get_optimizer
 from .regularizers import regularizers_for
+from .settings import default
+from .settings import get as get_setting
 
 __all__ = [
     "CheckpointError",
@@ -55,50 +56,33 @@ class DivergenceError(RuntimeError):
 class TrainConfig:
     """The settings of one training run (round-trips to JSON).
 
+    The fields are the ``[training]`` rows of the settings schema
+    (:mod:`nndl.settings`), which gives their defaults, ranges and meaning.
+    ``optimizer`` None means ``sgd``, or ``momentum`` when ``momentum`` > 0.
     ``monitor`` lists what to record after each epoch, any of ``loss`` and
     ``accuracy`` (on the training data) and ``val_loss`` and ``val_accuracy``
     (on the evaluation data). ``None`` (the default) means ``val_accuracy``
     when evaluation data is given and nothing otherwise.
     """
 
-    epochs: int = 30
-    mini_batch_size: int = 10
-    learning_rate: float = 0.5
-    l2: float = 0.0
-    l1: float = 0.0
-    optimizer: str = "sgd"
-    momentum: float = 0.0
-    seed: int | None = None
-    monitor: list[str] | None = None
-    shuffle: bool = True
+    epochs: int = default("epochs")
+    mini_batch_size: int = default("mini_batch_size")
+    learning_rate: float = default("learning_rate")
+    l2: float = default("l2")
+    l1: float = default("l1")
+    optimizer: str | None = default("optimizer")
+    momentum: float = default("momentum")
+    seed: int | None = default("seed")
+    monitor: list[str] | None = field(default_factory=lambda: default("monitor"))
+    shuffle: bool = default("shuffle")
 
     def validate(self) -> TrainConfig:
-        """Check every field against its allowed range; return self."""
-        self.epochs = check_range("epochs", self.epochs, low=0, integer=True)
-        self.mini_batch_size = check_range(
-            "mini_batch_size", self.mini_batch_size, low=1, integer=True
-        )
-        self.learning_rate = check_range(
-            "learning_rate", self.learning_rate, low=0.0, low_inclusive=False
-        )
-        self.l2 = check_range("l2", self.l2, low=0.0)
-        self.l1 = check_range("l1", self.l1, low=0.0)
-        self.momentum = check_range(
-            "momentum", self.momentum, low=0.0, high=1.0, high_inclusive=False
-        )
+        """Check every field against the schema (names the field and its range); return self."""
+        for f in fields(self):
+            setattr(self, f.name, get_setting(f.name, "training").check(getattr(self, f.name)))
+        if self.optimizer is None:
+            self.optimizer = "momentum" if self.momentum else "sgd"
         get_optimizer(self.optimizer, self.momentum)  # name and momentum agree
-        if self.seed is not None:
-            self.seed = check_range("seed", self.seed, low=0, integer=True)
-        if self.monitor is None:
-            return self
-        if isinstance(self.monitor, str):
-            self.monitor = [self.monitor]
-        unknown = [k for k in self.monitor if k not in MONITOR_KEYS]
-        if unknown:
-            raise ValueError(
-                f"unknown monitor key(s) {unknown}; expected any of {list(MONITOR_KEYS)}"
-            )
-        self.monitor = list(self.monitor)
         return self
 
     def to_dict(self) -> dict:

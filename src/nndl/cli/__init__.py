@@ -41,9 +41,10 @@ import sys
 import click
 
 from .._version import __version__
+from ..settings import Setting
 from . import data, evaluate, experiment, search, train, tune
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, expected_errors, one_line
-from .run_config import DEFAULTS, SETTINGS, Setting, resolve_run_config
+from .run_config import DEFAULTS, SETTINGS, resolve_run_config
 from .train import CALLBACK_FACTORIES, TrainingRun
 
 __all__ = [

@@ -1,109 +1,76 @@
-"""The option types of the ``nndl`` commands: lists of sizes, names and numbers, monitors.
+"""Command-line options built from the settings schema (:mod:`nndl.settings`).
 
-Each turns what is typed into the value the run configuration holds, and
-refuses anything else with a message that names the option.
+A setting's flags, metavar, help, default and checks all come from its row:
+:func:`setting_option` turns one row into a click option, and
+:class:`SettingType` parses what is typed with the row's own parser, so an
+option and a config-file key accept the same values with the same messages.
 """
 
 from __future__ import annotations
 
 import click
 
-from ..callbacks import MONITOR_KEYS
+from .. import settings as run_settings
+from ..settings import Flag, Setting
 
-__all__ = ["FloatList", "IntList", "MonitorKeys", "NameList", "choice"]
+__all__ = ["SettingType", "setting_option", "setting_options"]
 
 
-class IntList(click.ParamType):
-    """Comma-separated positive integers: ``784,100,10`` (``none`` or empty: no items)."""
+class SettingType(click.ParamType):
+    """Parses and checks one setting's value (``--eta 0.5``, ``--hidden 100,30``)."""
 
-    name = "N,N,..."
+    def __init__(self, setting: Setting):
+        self.setting = setting
+        self.name = setting.kind.metavar
 
     def convert(self, value, param, ctx):
-        if isinstance(value, (list, tuple)):
-            return list(value)
-        text = str(value).strip()
-        if text.lower() in ("", "none"):
-            return []
         try:
-            items = [int(s) for s in text.split(",")]
-        except ValueError:
-            self.fail(f"expected comma-separated positive integers like 784,100,10, got {value!r}")
-        if any(i < 1 for i in items):
-            self.fail(f"layer sizes must be positive integers, got {value!r}")
-        return items
+            if isinstance(value, str):
+                return self.setting.parse(value)
+            return self.setting.check(value)
+        except (ValueError, TypeError) as exc:
+            self.fail(str(exc), param, ctx)
 
 
-class NameList(click.ParamType):
-    """One registry name, or one per hidden layer, comma-separated."""
-
-    name = "NAME[,NAME...]"
-
-    def __init__(self, choices):
-        self.choices = sorted(choices)
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, (list, tuple)):
-            return list(value)
-        names = [s.strip().lower().replace("-", "_") for s in str(value).split(",")]
-        bad = [n for n in names if n not in self.choices]
-        if bad:
-            self.fail(f"unknown {', '.join(map(repr, bad))}; expected one of {self.choices}")
-        return names[0] if len(names) == 1 else names
+def _help(setting: Setting, command: str, extra: str | None) -> str:
+    text = setting.help if extra is None else f"{setting.help}; {extra}"
+    if setting.in_config:
+        text += f" [{setting.key}]"
+    text += f" (default: {setting.shown_default(command)}"
+    why = setting.why_for(command)
+    return text + (f": {why})" if why else ")")
 
 
-class FloatList(click.ParamType):
-    """A number, or one per hidden layer, comma-separated."""
+def setting_option(
+    setting: Setting | str,
+    command: str,
+    *,
+    dest: str | None = None,
+    with_default: bool = False,
+    help_extra: str | None = None,
+):
+    """A click option for one setting, as ``command`` (``"train"``, ``"tune eta"``) offers it.
 
-    name = "P[,P...]"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, (int, float, list, tuple)):
-            return value
-        try:
-            items = [float(s) for s in str(value).split(",")]
-        except ValueError:
-            self.fail(f"expected a number or comma-separated numbers, got {value!r}")
-        return items[0] if len(items) == 1 else items
-
-
-#: Friendly names for the four book monitors.
-_MONITOR_ALIASES = {
-    "training_cost": "loss",
-    "training_accuracy": "accuracy",
-    "evaluation_cost": "val_loss",
-    "evaluation_accuracy": "val_accuracy",
-    "validation_cost": "val_loss",
-    "validation_accuracy": "val_accuracy",
-    "cost": "loss",
-}
+    ``with_default`` False gives None when the option is not typed (the run
+    configuration then merges the layers); True gives the command's default.
+    ``dest`` is the function's parameter name (default: the setting's name).
+    """
+    s = run_settings.get(setting) if isinstance(setting, str) else setting
+    if not s.flags:
+        raise ValueError(f"{s.key} has no command-line flag")
+    default = s.default_for(command) if with_default else None
+    kwargs = {"default": default, "help": _help(s, command, help_extra)}
+    if isinstance(s.kind, Flag):
+        return click.option(*s.flags, dest or s.name, type=bool, **kwargs)
+    return click.option(*s.flags, dest or s.name, type=SettingType(s), **kwargs)
 
 
-class MonitorKeys(click.ParamType):
-    """What to record each epoch: any of loss, accuracy, val_loss, val_accuracy (or all, none)."""
+def setting_options(settings, command: str, **kwargs):
+    """Decorate a command with :func:`setting_option` for each of ``settings``, in order."""
 
-    name = "KEY[,KEY...]"
+    def decorate(fn):
+        for s in reversed(list(settings)):
+            fn = setting_option(s, command, **kwargs)(fn)
+        return fn
 
-    def convert(self, value, param, ctx):
-        if isinstance(value, (list, tuple)):
-            return list(value)
-        keys = []
-        for raw in str(value).split(","):
-            k = raw.strip().lower().replace("-", "_")
-            if k in ("", "none"):
-                continue
-            if k == "all":
-                keys.extend(MONITOR_KEYS)
-                continue
-            k = _MONITOR_ALIASES.get(k, k)
-            if k not in MONITOR_KEYS:
-                self.fail(
-                    f"unknown monitor {raw!r}; expected any of {list(MONITOR_KEYS)}, "
-                    "'all' or 'none'"
-                )
-            keys.append(k)
-        return list(dict.fromkeys(keys))
-
-
-def choice(names) -> click.Choice:
-    """One of ``names`` (a registry's keys, say), case-insensitive, listed sorted in ``--help``."""
-    return click.Choice(sorted(names), case_sensitive=False)
+    return decorate

@@ -7,7 +7,8 @@
     nndl train --config runs/X/config.json      # repeat a run
     nndl train --resume runs/X/checkpoint.npz   # continue an interrupted run
 
-The options come from :data:`nndl.cli.run_config.SETTINGS`. A run resolves
+The options are the settings schema's rows (:mod:`nndl.settings`, listed in
+:data:`nndl.cli.run_config.SETTINGS`). A run resolves
 its configuration, checks it before any data is loaded
 (:func:`check_before_loading`), loads the data, builds the network and the
 callbacks (:data:`CALLBACK_FACTORIES`), trains, and writes its files.
@@ -42,7 +43,7 @@ from ..config import to_toml, write_config
 from ..network import Network
 from ..training import TrainConfig, Trainer, TrainingInterrupted
 from .errors import EXIT_INTERRUPTED
-from .run_config import SETTINGS, layer_from_options, resolve_run_config, settings_options
+from .run_config import layer_from_options, resolve_run_config, settings_options
 
 __all__ = [
     "CALLBACK_FACTORIES",
@@ -99,25 +100,9 @@ def _augment_factory(run: TrainingRun) -> list[Callback]:
 CALLBACK_FACTORIES.extend([_augment_factory, _control_factory])
 
 
-def _check_hidden(hidden) -> list[int]:
-    if not isinstance(hidden, (list, tuple)) or not all(type(h) is int and h >= 1 for h in hidden):
-        raise ValueError(f"network.hidden must be a list of positive integers, got {hidden!r}")
-    return list(hidden)
-
-
 def _network_kwargs(net_cfg: dict) -> dict:
-    kw = {k: v for k, v in net_cfg.items() if k not in ("sizes", "hidden")}
-    unknown = set(kw) - {
-        "hidden_activation",
-        "cost",
-        "output_activation",
-        "initializer",
-        "dropout",
-        "dtype",
-    }
-    if unknown:  # pragma: no cover - normalize() refuses these first
-        raise ValueError(f"unknown network settings {sorted(unknown)}")
-    return kw
+    """The Network keyword arguments of a [network] section (all but the layer sizes)."""
+    return {k: v for k, v in net_cfg.items() if k not in ("sizes", "hidden")}
 
 
 def check_before_loading(cfg: dict[str, dict]) -> tuple[TrainConfig, int]:
@@ -126,15 +111,11 @@ def check_before_loading(cfg: dict[str, dict]) -> tuple[TrainConfig, int]:
     Returns the validated TrainConfig with its seed fixed (drawn at random
     when not given, so the saved configuration repeats the run exactly).
     """
-    net_cfg = cfg.get("network", {})
+    net_cfg = cfg["network"]
     if "sizes" in net_cfg:
-        probe = list(net_cfg["sizes"]) if isinstance(net_cfg["sizes"], (list, tuple)) else None
-        if probe is None:
-            raise TypeError(
-                f"network.sizes must be a list of layer sizes, got {net_cfg['sizes']!r}"
-            )
+        probe = list(net_cfg["sizes"])
     else:
-        probe = [1, *_check_hidden(net_cfg.get("hidden", [100])), 1]
+        probe = [1, *net_cfg["hidden"], 1]
     # Builds a throwaway network of the same shape so that a bad name or
     # value is refused now, not after a download.
     Network(probe, seed=0, **_network_kwargs(net_cfg))
@@ -198,7 +179,7 @@ def _build_network(net_cfg: dict, splits, seed: int) -> Network:
                 f"0..{n_out - 1}"
             )
     else:
-        sizes = [n_in, *_check_hidden(net_cfg.get("hidden", [100])), n_out]
+        sizes = [n_in, *net_cfg["hidden"], n_out]
     return Network(sizes, seed=seed, **_network_kwargs(net_cfg))
 
 
@@ -363,7 +344,7 @@ def _default_out() -> Path:
 
 
 @click.command()
-@settings_options(SETTINGS)
+@settings_options()
 @click.option(
     "--config",
     "config_file",
