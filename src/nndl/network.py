@@ -36,8 +36,13 @@ from .activations import HIDDEN_ACTIVATIONS, get_activation
 from .costs import get_cost
 from .initializers import get_initializer
 from .regularizers import regularizers_for
+from .settings import defaults
 
 __all__ = ["Network", "NetworkConfig"]
+
+
+#: The defaults of a network's settings (:mod:`nndl.settings`).
+_DEFAULTS = defaults("network")
 
 
 @dataclass
@@ -51,13 +56,13 @@ class NetworkConfig:
     one number for all hidden layers or one per hidden layer.
     """
 
-    sizes: list[int] = field(default_factory=lambda: [784, 30, 10])
-    hidden_activation: str | list[str] = "sigmoid"
-    cost: str = "cross_entropy"
-    output_activation: str | None = None
-    initializer: str = "default"
-    dropout: float | list[float] = 0.0
-    dtype: str = "float64"
+    sizes: list[int] = field(default_factory=lambda: [784, *_DEFAULTS["hidden"], 10])
+    hidden_activation: str | list[str] = _DEFAULTS["hidden_activation"]
+    cost: str = _DEFAULTS["cost"]
+    output_activation: str | None = _DEFAULTS["output_activation"]
+    initializer: str = _DEFAULTS["initializer"]
+    dropout: float | list[float] = _DEFAULTS["dropout"]
+    dtype: str = _DEFAULTS["dtype"]
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -118,12 +123,12 @@ class Network:
         self,
         sizes,
         *,
-        hidden_activation="sigmoid",
-        cost="cross_entropy",
-        output_activation=None,
-        initializer="default",
-        dropout=0.0,
-        dtype="float64",
+        hidden_activation=_DEFAULTS["hidden_activation"],
+        cost=_DEFAULTS["cost"],
+        output_activation=_DEFAULTS["output_activation"],
+        initializer=_DEFAULTS["initializer"],
+        dropout=_DEFAULTS["dropout"],
+        dtype=_DEFAULTS["dtype"],
         seed=None,
         rng: np.random.Generator | None = None,
     ):

@@ -381,10 +381,8 @@ def _with_one_neuron_per_hidden_layer(cfg: NetworkConfig) -> NetworkConfig:
 def build_configs(options: Mapping, n_inputs: int, n_outputs: int):
     """Turn search options into (NetworkConfig, TrainConfig fields, early-stopping patience).
 
-    Options left out take the defaults of :class:`~nndl.network.NetworkConfig`
-    and :class:`~nndl.training.TrainConfig`, except the hidden layers (one of
-    30 neurons, the chapter's network) and the optimizer (``momentum`` when a
-    momentum is given without an optimizer).
+    Options left out take their defaults from the settings schema (for the
+    ``search`` command: the same seed for every trial).
     """
     opts = {}
     for key, value in options.items():
@@ -400,8 +398,6 @@ def build_configs(options: Mapping, n_inputs: int, n_outputs: int):
     net = {k: opts[k] for k in _NETWORK_KEYS if k in opts}
     net_cfg = NetworkConfig.from_dict({"sizes": [n_inputs, *hidden, n_outputs], **net})
     train = {k: opts[k] for k in _TRAIN_KEYS if k in opts}
-    if "momentum" in train and "optimizer" not in train:
-        train["optimizer"] = "momentum"
     train["seed"] = opts.get("seed", SEARCHABLE["seed"].default_for("search"))
     patience = opts.get("early_stopping", SEARCHABLE["early_stopping"].default)
     return net_cfg, train, patience
