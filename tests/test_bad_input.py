@@ -62,8 +62,8 @@ PARAM_CASES = [
     ("negative epochs", dict(epochs=-1), "epochs must be"),
     ("negative l2", dict(l2=-1.0), "l2 must be"),
     ("negative l1", dict(l1=-0.1), "l1 must be"),
-    ("unknown optimizer", dict(optimizer="adam"), "unknown optimizer"),
-    ("unknown monitor", dict(monitor=["val_f1"]), "unknown monitor"),
+    ("unknown optimizer", dict(optimizer="adam"), "unknown training.optimizer .adam."),
+    ("unknown monitor", dict(monitor=["val_f1"]), "unknown training.monitor key .val_f1."),
     ("boolean epochs", dict(epochs=True), "epochs must be an integer"),
     ("unknown option", dict(batch=10), "unknown training option"),
 ]

@@ -172,8 +172,6 @@ def test_build_configs_maps_options_onto_network_and_training():
     )
     assert net.sizes == [64, 20, 20, 10] and net.dropout == 0.1
     assert train["learning_rate"] == 0.3 and "optimizer" not in train
-    from nndl.training import TrainConfig
-
     assert TrainConfig.from_dict(train).optimizer == "momentum"  # implied by the momentum
     assert train["seed"] == 9 and patience == 4
     TrainConfig.from_dict(train)  # accepted as is

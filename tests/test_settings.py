@@ -117,6 +117,8 @@ def _example_value(s: settings.Setting):
             if kind is settings.Number and s.kind.high is not None and v >= s.kind.high:
                 v = (s.kind.low + s.kind.high) / 2
             return v
+    if s.name == "output_activation":
+        return "sigmoid"  # the pair of the default cost
     if isinstance(s.kind, settings.Choice):
         return next(n for n in s.kind.names if n != s.default)
     if isinstance(s.kind, settings.IntList):
@@ -151,3 +153,46 @@ def test_readme_option_table_is_the_schemas():
         "README's option table differs from nndl.settings: regenerate it with "
         "`python scripts/settings-table.py --readme`"
     )
+
+
+def test_every_flagged_setting_is_an_option_of_nndl_train():
+    from click.testing import CliRunner
+
+    from nndl.cli import cli
+
+    text = CliRunner().invoke(cli, ["train", "--help"], terminal_width=200).output
+    joined = " ".join(text.split())  # click wraps long lines
+    for s in settings.SETTINGS:
+        if s.flags:
+            assert s.flags[0].split("/")[0] in joined, s.key
+            assert f"[{s.key}]" in joined, s.key
+
+
+def test_every_searchable_setting_is_a_search_space_option():
+    from nndl.search import SearchSpace, build_configs
+
+    for name, s in settings.search_options().items():
+        value = s.check(_example_value(s))
+        space = SearchSpace.from_dict({"params": {name: value}})
+        assert space.fixed[name] == value, name
+        for alias in s.aliases:
+            assert SearchSpace.from_dict({"params": {alias: value}}).fixed[name] == value
+    net, train, patience = build_configs({"eta": 0.2, "lambda": 3.0, "patience": 4}, 64, 10)
+    assert (train["learning_rate"], train["l2"], patience) == (0.2, 3.0, 4)
+    assert net.sizes == [64, *settings.default("hidden", "search"), 10]
+
+
+def test_tune_and_search_defaults_come_from_the_schema_and_say_why():
+    from click.testing import CliRunner
+
+    from nndl.cli import cli
+
+    text = CliRunner().invoke(cli, ["tune", "eta", "--help"], terminal_width=200).output
+    joined = " ".join(text.split())
+    epochs = settings.get("epochs")
+    assert f"(default: 5: {epochs.why_for('tune eta')})" in joined
+    assert "(default: 30)" in joined  # the hidden layer: the library's default
+    train = " ".join(
+        CliRunner().invoke(cli, ["train", "--help"], terminal_width=200).output.split()
+    )
+    assert f"(default: 100: {settings.get('hidden').why_for('train')})" in train

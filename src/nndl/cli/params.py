@@ -23,6 +23,9 @@ class SettingType(click.ParamType):
         self.setting = setting
         self.name = setting.kind.metavar
 
+    def get_metavar(self, param, ctx=None):
+        return self.name  # as the schema writes it, not upper-cased
+
     def convert(self, value, param, ctx):
         try:
             if isinstance(value, str):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import click
 
-__all__ = ["data_options", "int_list", "load_reduced_data"]
+from .params import setting_option
+
+__all__ = ["DATA_KEYS", "data_options", "int_list", "load_reduced_data"]
 
 
 def int_list(text: str | None, what: str) -> list[int] | None:
@@ -23,38 +25,30 @@ def int_list(text: str | None, what: str) -> list[int] | None:
         ) from None
 
 
+#: The data options of tune and search, in ``load_reduced_data``'s order.
+DATA_KEYS = ("dataset", "data_dir", "classes", "train_size", "validation_size", "data_seed")
+
+
 def data_options(fn):
+    """The data set options (from :mod:`nndl.settings`) and the two reductions of trials."""
     options = [
-        click.option(
-            "--dataset",
-            default="mnist",
-            show_default=True,
-            help="mnist, digits, fashion-mnist, idx:FOLDER or mnist:PATH.",
-        ),
-        click.option(
-            "--data-dir",
-            type=click.Path(file_okay=False),
-            default=None,
-            help="Cache folder of the downloaded data sets.",
-        ),
+        setting_option("dataset", "tune", with_default=True),
+        setting_option("data_dir", "tune", with_default=True),
         click.option(
             "--classes", default=None, help="Keep only these classes, relabelled 0..k-1 (e.g. 0,1)."
         ),
-        click.option(
-            "--train-size",
-            type=int,
-            default=None,
-            help="Train on the first N examples (random ones with --data-seed).",
+        setting_option(
+            "train_size", "tune", with_default=True, help_extra="random ones with --data-seed"
         ),
-        click.option(
-            "--validation-size",
-            type=int,
-            default=None,
-            help="Validate on the first N examples (random ones with --data-seed).",
+        setting_option(
+            "validation_size",
+            "tune",
+            with_default=True,
+            help_extra="random ones with --data-seed",
         ),
         click.option(
             "--data-seed",
-            type=int,
+            type=click.IntRange(min=0),
             default=None,
             help="Take random subsets with this seed (default: the first N examples).",
         ),

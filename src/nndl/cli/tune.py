@@ -12,62 +12,26 @@ from pathlib import Path
 import click
 
 from .errors import report_errors
-from .trial_data import data_options, int_list, load_reduced_data
+from .params import setting_option, setting_options
+from .trial_data import DATA_KEYS, data_options, int_list, load_reduced_data
 
 __all__ = ["tune"]
 
 
-def _network_options(fn):
-    options = [
-        click.option(
-            "--hidden",
-            default="30",
-            show_default=True,
-            help="Hidden layer sizes, e.g. 30 or 100,30 (empty for none).",
-        ),
-        click.option(
-            "--activation", default="sigmoid", show_default=True, help="Hidden activation."
-        ),
-        click.option("--cost", default="cross_entropy", show_default=True),
-        click.option(
-            "--init",
-            "initializer",
-            default="default",
-            show_default=True,
-            help="Weight initializer.",
-        ),
-        click.option("--dropout", type=float, default=0.0, show_default=True),
-        click.option("--dtype", default="float64", show_default=True),
-        click.option(
-            "--seed",
-            type=int,
-            default=0,
-            show_default=True,
-            help="Seed of the initial weights and the shuffling.",
-        ),
-    ]
-    for opt in reversed(options):
-        fn = opt(fn)
-    return fn
+#: The network settings every tuning command takes (from :mod:`nndl.settings`).
+_NETWORK_SETTINGS = ("hidden", "hidden_activation", "cost", "initializer", "dropout", "dtype")
 
 
-def _network_config(train, validation, hidden, activation, cost, initializer, dropout, dtype):
+def _network_options(command: str):
+    """The network options and the seed, with ``command``'s defaults from the schema."""
+    return setting_options((*_NETWORK_SETTINGS, "seed"), command, with_default=True)
+
+
+def _network_config(train, validation, hidden, **network):
     from ..network import NetworkConfig
 
-    sizes = int_list(hidden, "--hidden") or []
     n_out = int(max(train[1].max(), validation[1].max())) + 1
-    return NetworkConfig(
-        sizes=[train[0].shape[1], *sizes, n_out],
-        hidden_activation=activation,
-        cost=cost,
-        initializer=initializer,
-        dropout=dropout,
-        dtype=dtype,
-    )
-
-
-_DATA_KEYS = ("dataset", "data_dir", "classes", "train_size", "validation_size", "data_seed")
-_NETWORK_KEYS = ("hidden", "activation", "cost", "initializer", "dropout", "dtype")
+    return NetworkConfig(sizes=[train[0].shape[1], *hidden, n_out], **network)
 
 
 def _data_and_network(opts: dict):
@@ -75,8 +39,8 @@ def _data_and_network(opts: dict):
 
     Returns (train, validation, n_full, net_cfg); ``opts`` keeps the command's own options.
     """
-    train, validation, _, n_full, _ = load_reduced_data(*(opts.pop(k) for k in _DATA_KEYS))
-    net_cfg = _network_config(train, validation, *(opts.pop(k) for k in _NETWORK_KEYS))
+    train, validation, _, n_full, _ = load_reduced_data(*(opts.pop(k) for k in DATA_KEYS))
+    net_cfg = _network_config(train, validation, **{k: opts.pop(k) for k in _NETWORK_SETTINGS})
     return train, validation, n_full, net_cfg
 
 
@@ -108,12 +72,10 @@ def tune():
 
 @tune.command("eta")
 @data_options
-@_network_options
+@_network_options("tune eta")
 @click.option("--start", type=float, default=0.01, show_default=True, help="First eta.")
 @click.option("--factor", type=float, default=10.0, show_default=True)
-@click.option(
-    "--epochs", type=int, default=5, show_default=True, help="The 'first few epochs' of each trial."
-)
+@setting_option("epochs", "tune eta", with_default=True)
 @click.option(
     "--refine",
     "refine_steps",
@@ -129,14 +91,13 @@ def tune():
     show_default=True,
     help="Recommended eta = fraction * threshold.",
 )
-@click.option("--mini-batch-size", type=int, default=10, show_default=True)
-@click.option(
-    "--l2",
-    type=float,
-    default=5.0,
-    show_default=True,
-    help="lambda of the run to come, for the full training set (rescaled to --train-size); "
-    "the threshold depends on it.",
+@setting_option("mini_batch_size", "tune eta", with_default=True)
+@setting_option(
+    "l2",
+    "tune eta",
+    with_default=True,
+    help_extra="of the run to come, for the full training set (rescaled to --train-size); "
+    "the threshold depends on it",
 )
 @click.option(
     "--out",
@@ -202,20 +163,18 @@ def tune_eta(
 
 @tune.command("lambda")
 @data_options
-@_network_options
-@click.option(
-    "--eta",
+@_network_options("tune lambda")
+@setting_option(
     "learning_rate",
-    type=float,
-    default=0.5,
-    show_default=True,
-    help="Learning rate, fixed during the search (tune it first).",
+    "tune lambda",
+    with_default=True,
+    help_extra="fixed during the search (tune it first)",
 )
-@click.option("--epochs", type=int, default=10, show_default=True)
+@setting_option("epochs", "tune lambda", with_default=True)
 @click.option("--start", type=float, default=1.0, show_default=True)
 @click.option("--factor", type=float, default=10.0, show_default=True)
 @click.option("--refine", "refine_steps", type=int, default=2, show_default=True)
-@click.option("--mini-batch-size", type=int, default=10, show_default=True)
+@setting_option("mini_batch_size", "tune lambda", with_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None)
 @click.option("--plot", type=click.Path(dir_okay=False), default=None)
 @report_errors
@@ -270,17 +229,16 @@ def tune_lambda_cmd(
 
 @tune.command("batch-size")
 @data_options
-@_network_options
+@_network_options("tune batch-size")
 @click.option("--batch-sizes", default="1,5,10,20,50,100", show_default=True)
-@click.option("--eta", "learning_rate", type=float, default=0.5, show_default=True)
-@click.option(
-    "--l2",
-    type=float,
-    default=5.0,
-    show_default=True,
-    help="lambda for the full training set (rescaled to --train-size).",
+@setting_option("learning_rate", "tune batch-size", with_default=True)
+@setting_option(
+    "l2",
+    "tune batch-size",
+    with_default=True,
+    help_extra="for the full training set (rescaled to --train-size)",
 )
-@click.option("--epochs", type=int, default=5, show_default=True)
+@setting_option("epochs", "tune batch-size", with_default=True)
 @click.option(
     "--target",
     type=float,
