@@ -22,13 +22,15 @@ checkpointing  ``Checkpoint``                  the run's whole state every N epo
 augment        ``AugmentCallback``             freshly distorted training images every epoch
 control        ``control_callbacks``           the callbacks of a ``[control]`` settings section
 
-Every name is importable from ``nndl.callbacks`` itself. ``AugmentCallback``
-is loaded on first use, because it needs the data package, which sits above
-the callbacks.
+Every name is importable from ``nndl.callbacks`` itself. ``augment`` also
+gives ``AugmentCallback`` to :mod:`nndl.data.expand`, where the README
+documents it, since the data package (below the callbacks) imports nothing
+from here.
 """
 
 from __future__ import annotations
 
+from .augment import AugmentCallback
 from .base import (
     MONITOR_KEYS,
     Callback,
@@ -70,11 +72,3 @@ __all__ = [
     "overrides",
     "schedule_callback",
 ]
-
-
-def __getattr__(name: str):
-    if name == "AugmentCallback":
-        from .augment import AugmentCallback
-
-        return AugmentCallback
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

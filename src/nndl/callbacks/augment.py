@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_range
+from ..data import expand as _expand_module
 from ..data.recipe import Augmenter
 from ..data.transforms import as_image_stack
 from .base import Callback
@@ -57,3 +58,9 @@ class AugmentCallback(Callback):
 
     def __repr__(self) -> str:
         return f"AugmentCallback({str(self.augmenter)!r}, fraction={self.fraction:g})"
+
+
+# The README documents the callback as nndl.data.expand.AugmentCallback too. The
+# data package imports nothing from callbacks, so the name is given to it from here
+# (``import nndl`` always imports this module).
+_expand_module.AugmentCallback = AugmentCallback

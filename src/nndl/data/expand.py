@@ -43,8 +43,8 @@ This module gathers the public names of data expansion; the code lives in
 * :mod:`nndl.data.recipe`: ``Step``, ``Augmenter`` and the recipe language;
 * :mod:`nndl.data.expanded_cache`: ``build_expanded`` and its ``.npz`` cache;
 * :mod:`nndl.data.contact_sheet`: ``contact_sheet``, a picture of the steps;
-* :mod:`nndl.callbacks.augment`: ``AugmentCallback``, imported on first use
-  so that the data package does not depend on the callbacks.
+* :mod:`nndl.callbacks.augment`: ``AugmentCallback``, given to this module by
+  ``nndl.callbacks`` (the data package imports nothing from callbacks).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ __all__ = [
     "MAX_ROTATION_DEGREES",
     "SHIFTS_RECIPE",
     "STEPS",
-    "AugmentCallback",  # noqa: F822 - imported on first use by __getattr__ below
+    "AugmentCallback",  # noqa: F822 - set by nndl.callbacks.augment, which import nndl runs
     "Augmenter",
     "Step",
     "affine",
@@ -93,17 +93,3 @@ __all__ = [
     "save_expanded",
     "shift",
 ]
-
-
-def __getattr__(name: str):
-    # AugmentCallback is a callback, so it lives in nndl.callbacks.augment, above
-    # the data package; importing it lazily keeps nndl.data free of callbacks.
-    if name == "AugmentCallback":
-        from ..callbacks.augment import AugmentCallback
-
-        return AugmentCallback
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), "AugmentCallback"})
