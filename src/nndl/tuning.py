@@ -39,6 +39,7 @@ import numpy as np
 from ._io import atomic_write_bytes
 from ._validation import check_range
 from .network import Network, NetworkConfig
+from .settings import default
 from .training import DivergenceError, Trainer
 
 __all__ = [
@@ -54,6 +55,17 @@ __all__ = [
     "tune_batch_size",
     "tune_lambda",
 ]
+
+
+#: The training defaults of each heuristic, from the settings schema
+#: (:mod:`nndl.settings`), as ``nndl tune eta|lambda|batch-size`` use them.
+_DEFAULTS = {
+    command: {
+        name: default(name, command)
+        for name in ("epochs", "mini_batch_size", "learning_rate", "seed")
+    }
+    for command in ("tune eta", "tune lambda", "tune batch-size")
+}
 
 
 # --------------------------------------------------------------------- results
@@ -347,12 +359,12 @@ def find_learning_rate_threshold(
     *,
     start: float = 0.01,
     factor: float = 10.0,
-    epochs: int = 5,
+    epochs: int = _DEFAULTS["tune eta"]["epochs"],
     refine_steps: int = 3,
     fraction: float = 0.5,
     max_trials: int = 12,
-    mini_batch_size: int = 10,
-    seed: int | None = 0,
+    mini_batch_size: int = _DEFAULTS["tune eta"]["mini_batch_size"],
+    seed: int | None = _DEFAULTS["tune eta"]["seed"],
     train_options: dict | None = None,
     on_trial: Callable[[TuningTrial], None] | None = None,
 ) -> LearningRateResult:
@@ -500,13 +512,13 @@ def tune_lambda(
     validation_data,
     *,
     learning_rate: float,
-    epochs: int = 10,
+    epochs: int = _DEFAULTS["tune lambda"]["epochs"],
     start: float = 1.0,
     factor: float = 10.0,
     refine_steps: int = 2,
     max_decades: int = 6,
-    mini_batch_size: int = 10,
-    seed: int | None = 0,
+    mini_batch_size: int = _DEFAULTS["tune lambda"]["mini_batch_size"],
+    seed: int | None = _DEFAULTS["tune lambda"]["seed"],
     train_options: dict | None = None,
     on_trial: Callable[[TuningTrial], None] | None = None,
 ) -> LambdaResult:
@@ -596,11 +608,11 @@ def tune_batch_size(
     validation_data,
     *,
     batch_sizes: Sequence[int] = (1, 5, 10, 20, 50, 100),
-    learning_rate: float | dict = 0.5,
-    epochs: int = 5,
+    learning_rate: float | dict = _DEFAULTS["tune batch-size"]["learning_rate"],
+    epochs: int = _DEFAULTS["tune batch-size"]["epochs"],
     target: float | None = None,
     target_fraction: float = 0.95,
-    seed: int | None = 0,
+    seed: int | None = _DEFAULTS["tune batch-size"]["seed"],
     train_options: dict | None = None,
     on_trial: Callable[[TuningTrial], None] | None = None,
 ) -> BatchSizeResult:
