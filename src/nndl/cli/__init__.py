@@ -14,7 +14,7 @@ How it is put together, for whoever adds to it: one module per command
 group, each defining its click command; :data:`cli` adds them below.
 
 =================  =============================================================
-``run_config``     the ``train`` settings table, the defaults, and their merging
+``run_config``     ``train``'s options and defaults (from nndl.settings) and their merging
 ``train``          ``nndl train``: the run, its callbacks and its output files
 ``evaluate``       ``nndl evaluate`` and ``nndl predict``
 ``data``           ``nndl data``
@@ -22,7 +22,7 @@ group, each defining its click command; :data:`cli` adds them below.
 ``tune``           ``nndl tune``
 ``search``         ``nndl search``
 ``trial_data``     the data options shared by ``tune`` and ``search``
-``params``         the option types (lists of sizes, names, numbers; monitors)
+``params``         click options built from rows of the settings schema
 ``errors``         exit statuses and one-line error messages
 =================  =============================================================
 
