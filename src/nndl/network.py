@@ -419,6 +419,7 @@ class Network:
     def predict_proba(self, X, batch_size: int = 10_000) -> np.ndarray:
         """Output activations, evaluated in chunks to bound memory: shape (m, n_L)."""
         X = self.check_X(X)
+        batch_size = check_range("batch_size", batch_size, low=1, integer=True)
         out = np.empty((X.shape[0], self.n_outputs), dtype=self.dtype)
         for s in self._chunks(X.shape[0], batch_size):
             out[s] = self.output_activation.fn(self.output_z(X[s]))
@@ -434,9 +435,7 @@ class Network:
         ``y`` may be integer labels (m,) or one-hot rows (m, k).
         """
         X = self.check_X(X)
-        labels = labels_of(y)
-        if labels.shape[0] != X.shape[0]:
-            raise ValueError(f"y has {labels.shape[0]} entries but there are {X.shape[0]} examples")
+        labels = labels_of(self.check_y(y, X.shape[0]))
         return float(np.mean(self.predict(X, batch_size) == labels))
 
     def cost_value(
@@ -457,12 +456,14 @@ class Network:
         """
         X = self.check_X(X)
         Y = self.check_y(y, X.shape[0])
+        n = self._training_set_size(n, X.shape[0])
+        batch_size = check_range("batch_size", batch_size, low=1, integer=True)
         total = 0.0
         for s in self._chunks(X.shape[0], batch_size):
             total += float(
                 np.sum(self.cost.per_example(self.output_z(X[s]), Y[s], self.output_activation))
             )
-        return total / X.shape[0] + self.penalty(l2=l2, l1=l1, n=n or X.shape[0])
+        return total / X.shape[0] + self.penalty(l2=l2, l1=l1, n=n)
 
     def evaluate(
         self,
@@ -483,10 +484,10 @@ class Network:
         """
         X = self.check_X(X)
         m = X.shape[0]
-        Y = self.check_y(y, m) if cost else None
-        labels = labels_of(y) if accuracy else None
-        if labels is not None and labels.shape[0] != m:
-            raise ValueError(f"y has {labels.shape[0]} entries but there are {m} examples")
+        Y = self.check_y(y, m)
+        labels = labels_of(Y) if accuracy else None
+        n = self._training_set_size(n, m)
+        batch_size = check_range("batch_size", batch_size, low=1, integer=True)
         total, correct = 0.0, 0
         for s in self._chunks(m, batch_size):
             z = self.output_z(X[s])
@@ -497,11 +498,17 @@ class Network:
                 correct += int(np.count_nonzero(predicted == labels[s]))
         out = {}
         if cost:
-            out["loss"] = total / m + self.penalty(l2=l2, l1=l1, n=n or m)
+            out["loss"] = total / m + self.penalty(l2=l2, l1=l1, n=n)
         if accuracy:
             out["accuracy"] = correct / m
         return out
 
+    @staticmethod
+    def _training_set_size(n, m: int) -> int:
+        """The ``n`` of the penalty term: the given training-set size, or ``m`` when None."""
+        return m if n is None else check_range("n", n, low=1, integer=True)
+
     def penalty(self, *, l2: float = 0.0, l1: float = 0.0, n: int) -> float:
         """lambda2/(2n) sum w^2 + lambda1/n sum |w| over every weight (not biases)."""
+        n = check_range("n", n, low=1, integer=True)
         return sum(r.penalty(self.weights, n) for r in regularizers_for(l2=l2, l1=l1))

@@ -130,7 +130,11 @@ def _matrix(rows, n_out: int, n_in: int, what: str, dtype) -> np.ndarray:
     arr = np.array(rows, dtype=np.float64)
     if not np.isfinite(arr).all():
         raise ValueError(f"{what} holds values too large to represent")
-    return arr.astype(dtype)
+    with np.errstate(over="ignore"):
+        out = arr.astype(dtype)
+    if not np.isfinite(out).all():
+        raise ValueError(f"{what} holds values too large for {np.dtype(dtype).name}")
+    return out
 
 
 def _vector(values, n: int, what: str, dtype, *, column: bool = False) -> np.ndarray:

@@ -38,6 +38,15 @@ def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
     return m
 
 
+def _require_finite(values, model, what: str) -> None:
+    """Refuse nan or inf results: a number that is not one is never printed."""
+    if not np.isfinite(np.asarray(values, dtype=np.float64)).all():
+        raise ValueError(
+            f"{model}: the model gives nan or inf {what} (its weights are too large "
+            "for its dtype); retrain it or save it as float64"
+        )
+
+
 def _format_confusion(m: np.ndarray) -> str:
     w = max(5, len(str(int(m.max()))) + 1)
     head = "true\\pred" + "".join(f"{j:>{w}}" for j in range(m.shape[1]))
@@ -69,14 +78,19 @@ def evaluate(model, split, dataset, data_dir, as_json):
     splits = load_dataset(name, cache_dir=data_dir, progress=False if as_json else None)
     data = getattr(splits, split)
     X = net.check_X(data.X, name=f"{split} data")
-    pred = net.predict(X)
+    with np.errstate(all="ignore"):  # overflow is reported below, in one line
+        out = net.predict_proba(X)
+    _require_finite(out, model, "outputs")
+    pred = np.argmax(out, axis=1)
     labels = data.y
     if labels.max() >= net.n_outputs:
         raise ValueError(
             f"{name} has labels up to {labels.max()} but the model has {net.n_outputs} outputs"
         )
     acc = float(np.mean(pred == labels))
-    cost = net.cost_value(X, labels)
+    with np.errstate(all="ignore"):
+        cost = net.cost_value(X, labels)
+    _require_finite(cost, model, "cost")
     result = {
         "model": str(model),
         "dataset": name,
@@ -92,10 +106,11 @@ def evaluate(model, split, dataset, data_dir, as_json):
     l2, l1 = tr.get("l2") or 0.0, tr.get("l1") or 0.0
     if (l2 or l1) and isinstance(n_train, int) and n_train > 0:
         result["cost_with_penalty"] = cost + net.penalty(l2=l2, l1=l1, n=n_train)
+        _require_finite(result["cost_with_penalty"], model, "regularization term")
     cm = confusion_matrix(labels, pred, net.n_outputs)
     result["confusion_matrix"] = cm.tolist()
     if as_json:
-        click.echo(json.dumps(result, indent=2))
+        click.echo(json.dumps(result, indent=2, allow_nan=False))
         return
     click.echo(f"{model} on the {split} data of {name} ({X.shape[0]} examples)")
     click.echo(f"Accuracy: {percent(acc)} ({result['correct']}/{X.shape[0]})")
@@ -137,7 +152,9 @@ def predict(model, images, invert, as_json):
             "trained on square images (784 = 28x28 for MNIST)"
         )
     X = load_images(images, side=side, invert=invert)
-    out = net.predict_proba(X)
+    with np.errstate(all="ignore"):  # overflow is reported below, in one line
+        out = net.predict_proba(X)
+    _require_finite(out, model, "outputs")
     softmax = net.output_activation.name == "softmax"
     results = []
     for path, x, row in zip(images, X, out, strict=True):
@@ -150,7 +167,12 @@ def predict(model, images, invert, as_json):
                 err=True,
             )
     if as_json:
-        click.echo(json.dumps({"model": str(model), "softmax": softmax, "predictions": results}))
+        click.echo(
+            json.dumps(
+                {"model": str(model), "softmax": softmax, "predictions": results},
+                allow_nan=False,
+            )
+        )
         return
     kind = "probabilities" if softmax else "outputs (sigmoid activations, not normalized)"
     for r in results:
