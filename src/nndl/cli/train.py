@@ -19,7 +19,9 @@ from __future__ import annotations
 import csv
 import io
 import math
+import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,6 +52,7 @@ __all__ = [
     "TrainingRun",
     "book_result",
     "check_before_loading",
+    "check_out_folder",
     "percent",
     "plot_curves",
     "train",
@@ -334,6 +337,62 @@ def book_result(config: dict[str, dict]) -> dict | None:
     return None
 
 
+#: Files whose presence marks a folder as holding a run.
+RUN_MARKERS = ("model.json", "config.json", "history.json", "results.json", "checkpoint.npz")
+#: Files of a run that a new run does not always rewrite (they depend on its
+#: options), removed by ``--overwrite`` so that two runs' files never mix.
+OPTIONAL_RUN_FILES = ("curves.png", "diagnostics.png", "batches.csv", "checkpoint.npz")
+
+
+def _checkpoint_file(cfg: dict[str, dict], out: Path) -> Path | None:
+    """The --checkpoint-path file when it lies in ``out`` (None otherwise)."""
+    name = cfg.get("control", {}).get("checkpoint_path")
+    if not name or Path(name).is_absolute():
+        return None
+    return out / name
+
+
+def check_out_folder(out: Path, cfg: dict[str, dict], overwrite: bool, same_run: bool) -> None:
+    """Refuse an output folder that cannot be written or holds another run.
+
+    Called before any data is loaded, so nothing is trained for a folder
+    that cannot take the results. With ``overwrite`` the previous run's
+    files that this run may not rewrite are removed; ``same_run`` (resuming
+    into the checkpoint's own folder) keeps them. Creates nothing.
+    """
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise click.ClickException(
+            f"cannot write to --out {out}: {existing} is a file, not a folder"
+        )
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".nndl-write-test.", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise click.ClickException(f"cannot write to --out {out}: {reason}") from None
+    if same_run or existing != out:
+        return
+    markers = [name for name in RUN_MARKERS if (out / name).exists()]
+    if not markers:
+        return
+    if not overwrite:
+        raise click.ClickException(
+            f"--out {out} already holds a run ({', '.join(markers)}); pass --overwrite to "
+            "replace it or choose another --out"
+        )
+    stale = [out / name for name in OPTIONAL_RUN_FILES]
+    checkpoint = _checkpoint_file(cfg, out)
+    if checkpoint is not None:
+        stale.append(checkpoint)
+    for path in stale:
+        if path.is_file():
+            path.unlink()
+
+
 def _default_out() -> Path:
     base = Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     out, i = base, 1
@@ -373,9 +432,14 @@ def _default_out() -> Path:
     help="continue the run saved in this checkpoint (its folder's config.json gives the "
     "settings unless --config is given; --epochs may extend the run)",
 )
+@click.option(
+    "--overwrite",
+    is_flag=True,
+    help="replace the run already in the --out folder (its files are removed or rewritten)",
+)
 @click.option("--print-config", is_flag=True, help="print the resolved settings as TOML and exit")
 @click.option("--quiet", "-q", is_flag=True, help="no progress or per-epoch lines, just the result")
-def train(config_file, out, test, plot, resume_from, print_config, quiet, **values):
+def train(config_file, out, test, plot, resume_from, overwrite, print_config, quiet, **values):
     """Train a network and save it with its history and configuration.
 
     With no options: [784, 100, 10] sigmoid neurons, cross-entropy, eta 0.5,
@@ -398,12 +462,15 @@ def train(config_file, out, test, plot, resume_from, print_config, quiet, **valu
     if print_config:
         click.echo(to_toml(cfg), nl=False)
         return
+    # The folder is created by the first file written to it, so a run that
+    # fails before then leaves nothing behind; it is checked before any data
+    # is loaded.
+    out = Path(out) if out else _default_out()
+    same_run = resume_from is not None and resume_from.parent.resolve() == out.resolve()
+    check_out_folder(out, cfg, overwrite, same_run)
     splits = _load_data(cfg["data"], quiet)
     net = _build_network(cfg["network"], splits, seed)
     cfg["network"] = net.config.to_dict()
-    # The folder is created by the first file written to it, so a run that
-    # fails before then leaves nothing behind.
-    out = Path(out) if out else _default_out()
 
     train, val = splits.train, splits.validation
     have_val = val.X.shape[0] > 0
