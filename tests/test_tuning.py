@@ -210,7 +210,39 @@ def test_tune_batch_size_with_a_target_nobody_reaches(digits):
     )
     assert all(math.isinf(v) for v in result.time_to_target.values())
     assert result.recommended == 50  # ties go to the larger size
-    assert "no size reached" in result.summary()
+    assert "no mini-batch size reached the target" in result.summary()
+
+
+def test_batch_size_summary_says_the_target_was_reached_and_with_which_eta(digits):
+    (X, y), val = digits
+    etas = {5: 0.25, 50: 1.0}
+    result = tune_batch_size(
+        [64, 10], X[:300], y[:300], val, batch_sizes=[5, 50], epochs=2, learning_rate=etas
+    )
+    assert result.learning_rates == etas
+    assert result.to_dict()["learning_rates"] == {"5": 0.25, "50": 1.0}
+    text = result.summary()
+    b = result.recommended
+    assert f"recommended mini-batch size {b} (eta {etas[b]:g})" in text
+    assert f"reached the target validation accuracy {result.target:.4f}" in text
+    final = next(t for t in result.trials if t.value == b).score
+    assert f"it ended at {final:.4f}" in text
+
+
+def test_tune_lambda_says_when_no_lambda_helped():
+    from nndl.tuning import LambdaResult, TuningTrial
+
+    trials = [
+        TuningTrial(value=v, stage=st, val_accuracy=[0.5, 0.8], costs=[], times=[0.0, 1.0])
+        for v, st in [(0.0, "baseline"), (1.0, "decade"), (0.1, "decade"), (0.3, "refine")]
+    ]
+    tied = LambdaResult(trials, best=0.0, best_accuracy=0.8, baseline_accuracy=0.8,
+                        learning_rate=0.5, epochs=2)  # fmt: skip
+    assert not tied.helped
+    assert tied.summary().startswith("no lambda helped: none of the 3 values tried (0.1 to 1)")
+    better = LambdaResult(trials, best=1.0, best_accuracy=0.9, baseline_accuracy=0.8,
+                          learning_rate=0.5, epochs=2)  # fmt: skip
+    assert better.helped and better.summary().startswith("best lambda 1:")
 
 
 # ------------------------------------------------------- broad strategy
@@ -357,7 +389,8 @@ def test_tune_commands_on_digits(tmp_path):
         ],
     )
     assert res.exit_code == 0, res.output
-    assert "classes [0, 1, 2]" in res.output and "best lambda" in res.output
+    assert "classes [0, 1, 2]" in res.output
+    assert "best lambda" in res.output or "no lambda helped" in res.output
 
     res = runner.invoke(
         tune,
@@ -370,13 +403,17 @@ def test_tune_commands_on_digits(tmp_path):
             "--epochs",
             "1",
             "--batch-sizes",
-            "10,50",
+            "10,40",
+            "--scale-eta",
+            "linear",
             "--plot",
             str(tmp_path / "b.png"),
         ],
     )
     assert res.exit_code == 0, res.output
     assert "recommended mini-batch size" in res.output
+    # eta scaled with the size from the default mini-batch of 10, and shown per size
+    assert "mini-batch 10    eta 0.5 " in res.output and "mini-batch 40    eta 2 " in res.output
     assert (tmp_path / "b.png").exists()
 
 

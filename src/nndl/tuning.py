@@ -167,7 +167,23 @@ class LambdaResult(_TrialsResult):
     epochs: int
     kind: str = "lambda"
 
+    @property
+    def helped(self) -> bool:
+        """Whether some lambda > 0 beat lambda = 0 on validation accuracy."""
+        return self.best > 0 and self.best_accuracy > self.baseline_accuracy
+
     def summary(self) -> str:
+        if not self.helped:
+            tried = sorted({t.value for t in self.trials if t.value > 0})
+            return (
+                f"no lambda helped: none of the {len(tried)} values tried "
+                f"({tried[0]:.3g} to {tried[-1]:.3g}) beat lambda = 0 (validation accuracy "
+                f"{self.baseline_accuracy:.4f}) at eta {self.learning_rate:.3g} in "
+                f"{self.epochs} epochs; keep lambda 0 here, or train longer or on fewer "
+                f"examples, where overfitting shows"
+                if tried
+                else f"no lambda > 0 was tried; lambda = 0 gives {self.baseline_accuracy:.4f}"
+            )
         return (
             f"best lambda {self.best:.3g}: validation accuracy {self.best_accuracy:.4f} "
             f"(lambda = 0: {self.baseline_accuracy:.4f}) at eta {self.learning_rate:.3g}"
@@ -187,6 +203,7 @@ class BatchSizeResult(_TrialsResult):
     time_to_target: dict[int, float]
     recommended: int
     epochs: int
+    learning_rates: dict[int, float] = field(default_factory=dict)
     kind: str = "batch_size"
 
     def to_dict(self) -> dict:
@@ -194,14 +211,22 @@ class BatchSizeResult(_TrialsResult):
         d["time_to_target"] = {
             str(k): (v if math.isfinite(v) else None) for k, v in self.time_to_target.items()
         }
+        d["learning_rates"] = {str(k): v for k, v in self.learning_rates.items()}
         return d
 
     def summary(self) -> str:
         t = self.time_to_target[self.recommended]
-        reached = f"in {t:.2f} s" if math.isfinite(t) else "(no size reached it)"
+        if not math.isfinite(t):
+            return (
+                f"no mini-batch size reached the target validation accuracy {self.target:.4f} "
+                f"in {self.epochs} epochs; try more epochs or a lower --target"
+            )
+        trial = next(x for x in self.trials if int(x.value) == self.recommended)
         return (
-            f"recommended mini-batch size {self.recommended}: validation accuracy "
-            f"{self.target:.4f} {reached}"
+            f"recommended mini-batch size {self.recommended} (eta "
+            f"{self.learning_rates.get(self.recommended, float('nan')):g}): it reached the "
+            f"target validation accuracy {self.target:.4f} first, after {t:.2f} s of "
+            f"training (it ended at {trial.score:.4f})"
         )
 
 
@@ -703,6 +728,7 @@ def tune_batch_size(
         time_to_target=time_to_target,
         recommended=recommended,
         epochs=epochs,
+        learning_rates=etas,
     )
 
 
