@@ -339,8 +339,19 @@ def test_cli_list(cli):
     cli_runner, group = cli
     r = cli_runner.invoke(group, ["experiment", "list"])
     assert r.exit_code == 0
+    lines = r.output.splitlines()
     for name in EXPERIMENTS:
-        assert name in r.output
+        line = next(x for x in lines if x.startswith(name + " "))
+        # the help promises whether each can run here: every line says so
+        assert "[runs here]" in line or "[cannot run here: " in line
+
+
+def test_cli_report_elsewhere_names_the_option(cli, tmp_path):
+    cli_runner, group = cli
+    (tmp_path / "res").mkdir()
+    r = cli_runner.invoke(group, ["report", str(tmp_path / "res"), "-o", str(tmp_path / "x.html")])
+    assert r.exit_code == 2
+    assert "add --embed" in r.output and "embed=True" not in r.output
 
 
 def test_cli_run_and_report(cli, tmp_path):

@@ -205,6 +205,11 @@ def _section(folder: Path, name: str, res: dict, embed: bool) -> str:
     return "\n".join(out)
 
 
+def links_work(folder, output) -> bool:
+    """Whether a page written at ``output`` can link the figures of ``folder`` relatively."""
+    return Path(output).resolve().parent == Path(folder).resolve()
+
+
 def build_report(folder, output=None, *, embed: bool = False, title: str | None = None) -> Path:
     """Write the HTML page for a results folder; return its path.
 
@@ -224,10 +229,10 @@ def build_report(folder, output=None, *, embed: bool = False, title: str | None 
     folder = Path(folder)
     found = collect_results(folder)
     output = Path(output) if output is not None else folder / "index.html"
-    if not embed and output.resolve().parent != folder.resolve():
+    if not embed and not links_work(folder, output):
         raise ValueError(
             f"the page links its figures relatively, so it must be written inside {folder} "
-            f"(got {output}); pass embed=True (--embed) to write a self-contained page elsewhere"
+            f"(got {output}); pass embed=True to write a self-contained page elsewhere"
         )
     summary = {}
     spath = folder / "summary.json"

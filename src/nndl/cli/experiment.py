@@ -39,10 +39,8 @@ def list_experiments():
     width = max(len(n) for n in EXPERIMENTS)
     for name, info in EXPERIMENTS.items():
         ok, why = availability(name)
-        line = f"{name:<{width}}  {info.summary}"
-        if not ok:
-            line += f"  [unavailable: {why}]"
-        click.echo(line)
+        status = "runs here" if ok else f"cannot run here: {why}"
+        click.echo(f"{name:<{width}}  [{status}]  {info.summary}")
 
 
 @experiment.command("run")
@@ -149,7 +147,12 @@ def report(folder, output, embed):
     Every experiment's figures, its table against the book, its settings,
     seeds and wall time; readable offline.
     """
-    from ..report import build_report
+    from ..report import build_report, links_work
 
+    if output is not None and not embed and not links_work(folder, output):
+        raise click.UsageError(
+            f"the page links its figures relatively, so -o must be inside {folder} "
+            f"(got {output}); add --embed to write one self-contained page elsewhere"
+        )
     page = build_report(folder, output, embed=embed)
     click.echo(str(page))
