@@ -170,6 +170,13 @@ def test_defaults_are_the_chapters_network():
     assert cfg["data"] == {"dataset": "mnist"}
 
 
+def test_print_config_does_not_show_a_seed_the_run_would_not_use():
+    proc = nndl("train", "--print-config", *FAST)
+    cfg = normalize(__import__("tomllib").loads(proc.stdout))
+    assert "seed" not in cfg["training"]  # each run draws its own, saved in config.json
+    assert "# seed: not set; a run draws one at random when it starts" in proc.stdout
+
+
 def test_momentum_alone_selects_the_momentum_optimizer():
     proc = nndl("train", "--momentum", "0.9", "--print-config", *FAST)
     assert 'optimizer = "momentum"' in proc.stdout

@@ -457,10 +457,20 @@ def train(config_file, out, test, plot, resume_from, overwrite, print_config, qu
         if out is None:
             out = resume_from.parent
     cfg = resolve_run_config(layer_from_options(values), config_file)
+    seed_given = cfg["training"].get("seed") is not None
     train_config, seed = check_before_loading(cfg)
     cfg["training"] = train_config.to_dict()
     if print_config:
-        click.echo(to_toml(cfg), nl=False)
+        text = to_toml(cfg)
+        if not seed_given:
+            # The seed drawn above would be this process's only: a run draws its own.
+            text = text.replace(
+                f"seed = {seed}\n",
+                "# seed: not set; a run draws one at random when it starts and saves it "
+                "in config.json\n",
+                1,
+            )
+        click.echo(text, nl=False)
         return
     # The folder is created by the first file written to it, so a run that
     # fails before then leaves nothing behind; it is checked before any data
