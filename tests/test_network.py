@@ -261,3 +261,14 @@ def test_evaluate_matches_cost_value_and_accuracy(cost):
     assert got["accuracy"] == net.accuracy(X, y)
     assert net.evaluate(X, y, cost=False) == {"accuracy": net.accuracy(X, y)}
     assert set(net.evaluate(X, y, accuracy=False)) == {"loss"}
+
+
+def test_the_books_methods_point_to_network2():
+    from nndl import network
+
+    net = network.Network([3, 2, 2], seed=0)
+    with pytest.raises(AttributeError, match=r"'SGD'.*nndl\.network2.*net\.SGD\("):
+        net.SGD([], 1, 1, 0.5)
+    with pytest.raises(AttributeError, match=r"^'Network' object has no attribute 'nope'$"):
+        net.nope  # noqa: B018
+    assert hasattr(net, "feedforward") and not hasattr(net, "update_mini_batch")

@@ -35,6 +35,7 @@ from ._validation import check_features, check_range, check_targets, labels_of, 
 from .activations import HIDDEN_ACTIVATIONS, get_activation
 from .costs import get_cost
 from .initializers import get_initializer
+from .limits import MAX_LAYERS, check_network_size
 from .regularizers import regularizers_for
 from .settings import defaults
 
@@ -78,6 +79,8 @@ class NetworkConfig:
 def _check_sizes(sizes) -> list[int]:
     if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__len__"):
         raise TypeError(f"sizes must be a list of layer sizes, got {sizes!r}")
+    if len(sizes) > MAX_LAYERS:
+        check_network_size(sizes)  # says so before looking at every layer
     sizes = list(sizes)
     if len(sizes) < 2:
         raise ValueError(f"sizes needs at least an input and an output layer, got {sizes}")
@@ -86,7 +89,22 @@ def _check_sizes(sizes) -> list[int]:
         if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 1:
             raise ValueError(f"sizes[{i}] must be a positive integer, got {s!r}")
         out.append(int(s))
+    # Before any weight is allocated: a size too large is one line, not a MemoryError.
+    check_network_size(out)
     return out
+
+
+#: The book's methods of its own Network class, found in nndl.network2.
+_BOOK_METHODS = frozenset(
+    {
+        "SGD",
+        "update_mini_batch",
+        "total_cost",
+        "save",
+        "default_weight_initializer",
+        "large_weight_initializer",
+    }
+)
 
 
 class Network:
@@ -291,6 +309,18 @@ class Network:
         other = Network.from_config(self.config, seed=0)
         other.set_params(self.get_params())
         return other
+
+    def __getattr__(self, name: str):
+        # Only called for a missing attribute: point a learner who types the
+        # book's methods (chapter 1's network.py habits) to the book's interface.
+        if name in _BOOK_METHODS:
+            raise AttributeError(
+                f"'Network' object has no attribute {name!r}: nndl.network.Network is the "
+                f"library's network (train it with nndl.fit); the book's Network with "
+                f"{name}() is nndl.network2: from nndl import network2; "
+                f"net = network2.Network([784, 30, 10]); net.SGD(training_data, 30, 10, 0.5)"
+            )
+        raise AttributeError(f"'Network' object has no attribute {name!r}")
 
     def __repr__(self) -> str:
         c = self.config
