@@ -196,3 +196,12 @@ def test_tune_and_search_defaults_come_from_the_schema_and_say_why():
         CliRunner().invoke(cli, ["train", "--help"], terminal_width=200).output.split()
     )
     assert f"(default: 100: {settings.get('hidden').why_for('train')})" in train
+
+
+def test_ci_runs_the_readmes_test_command_verbatim():
+    text = README.read_text(encoding="utf-8")
+    ci = (README.parent / ".ci" / "run").read_text(encoding="utf-8")
+    commands = re.findall(r"^(python3 -m venv \.venv .*pytest)$", text, re.M)
+    assert commands, "README.md lacks its test command"
+    assert all(c == commands[0] for c in commands)
+    assert commands[0] in ci.splitlines()

@@ -6,6 +6,7 @@
     nndl data info
     nndl data expand --recipe shifts
     nndl data path mnist
+    nndl data clear [--all]
 """
 
 from __future__ import annotations
@@ -119,6 +120,55 @@ def data_info(names, data_dir):
                 click.echo(f"  {exc}")
         else:
             click.echo("  bundled with scikit-learn (no download)")
+    _show_cache_contents(cache)
+
+
+def _size(path: Path) -> int:
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return path.stat().st_size
+
+
+def _human(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:,} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"  # pragma: no cover - the loop returns
+
+
+#: What nndl keeps in its cache folder: (glob pattern, what it is, derived?).
+#: Derived entries are rebuilt from the downloads without the network.
+CACHE_ENTRIES = [
+    ("mnist.pkl.gz", "MNIST as the book ships it (downloaded)", False),
+    ("mnist-idx", "MNIST's original IDX files (downloaded)", False),
+    ("mnist-book-*.npz", "MNIST decoded for fast loading (rebuilt from mnist.pkl.gz)", True),
+    ("expanded", "expanded training sets of nndl data expand / --expand", True),
+]
+
+
+def _cache_entries(cache: Path):
+    """The nndl files in ``cache``: (path, description, derived), known names only."""
+    if not cache.is_dir():
+        return []
+    found = []
+    for pattern, what, derived in CACHE_ENTRIES:
+        found += [(p, what, derived) for p in sorted(cache.glob(pattern))]
+    return found
+
+
+def _show_cache_contents(cache: Path) -> None:
+    entries = _cache_entries(cache)
+    if not entries:
+        click.echo(f"cache contents: nothing yet in {cache}")
+        return
+    total = 0
+    click.echo("cache contents:")
+    for path, what, _ in entries:
+        size = _size(path)
+        total += size
+        click.echo(f"  {path.name:<32} {_human(size):>10}  {what}")
+    click.echo(f"  total {_human(total)}; `nndl data clear` removes what can be rebuilt")
 
 
 @data.command("expand")
@@ -185,6 +235,40 @@ def data_expand(dataset, recipe, copies, seed, no_original, out, preview, previe
             X, preview, recipe, n=preview_n, seed=seed, labels=y[:preview_n], title=recipe
         )
         click.echo(f"Contact sheet: {sheet}")
+
+
+@data.command("clear")
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="also remove the downloads (fetched again when next needed)",
+)
+@_data_dir_option
+def data_clear(everything, data_dir):
+    """Remove from the cache what nndl can rebuild (decoded arrays, expanded sets).
+
+    Only files nndl writes are touched; with --all, the downloaded data sets too.
+    """
+    import shutil
+
+    from .. import data as d
+
+    cache = d.data_dir(data_dir)
+    freed, removed = 0, []
+    for path, _, derived in _cache_entries(cache):
+        if not (derived or everything):
+            continue
+        freed += _size(path)
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        removed.append(path.name)
+    if removed:
+        click.echo(f"removed {', '.join(removed)} from {cache}: {_human(freed)} freed")
+    else:
+        click.echo(f"nothing to remove in {cache}")
 
 
 @data.command("path")
