@@ -89,8 +89,8 @@ def check_network_size(sizes, what: str | None = None) -> None:
     if n_params > MAX_PARAMS:
         raise ValueError(
             f"{what or f'sizes {short_repr(sizes)}'} describe {n_params:,} weights and "
-            f"biases, over the "
-            f"cap of {MAX_PARAMS:,} (nndl.limits.MAX_PARAMS); use smaller layers"
+            f"biases, over the cap of {MAX_PARAMS:,} (nndl.limits.MAX_PARAMS); "
+            f"use smaller layers"
         )
 
 

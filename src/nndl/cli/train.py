@@ -42,6 +42,7 @@ from ..callbacks import (
     control_callbacks,
 )
 from ..config import to_toml, write_config
+from ..limits import check_network_size, short_repr
 from ..network import Network
 from ..training import TrainConfig, Trainer, TrainingInterrupted
 from .errors import EXIT_INTERRUPTED
@@ -116,12 +117,18 @@ def check_before_loading(cfg: dict[str, dict]) -> tuple[TrainConfig, int]:
     """
     net_cfg = cfg["network"]
     if "sizes" in net_cfg:
-        probe = list(net_cfg["sizes"])
+        check_network_size(list(net_cfg["sizes"]))
+        depth = len(net_cfg["sizes"])
     else:
-        probe = [1, *net_cfg["hidden"], 1]
-    # Builds a throwaway network of the same shape so that a bad name or
-    # value is refused now, not after a download.
-    Network(probe, seed=0, **_network_kwargs(net_cfg))
+        hidden = list(net_cfg["hidden"])
+        check_network_size(
+            [1, *hidden, 1], f"hidden layers {short_repr(hidden)} (even with 1 input and 1 output)"
+        )
+        depth = len(hidden) + 2
+    # Builds a throwaway network of the same depth (one neuron a layer: nothing
+    # large is allocated) so that a bad name or value is refused now, not after
+    # a download.
+    Network([1] * depth, seed=0, **_network_kwargs(net_cfg))
     training = dict(cfg.get("training", {}))
     if training.get("seed") is None:
         training["seed"] = int(np.random.SeedSequence().entropy % (2**31))
