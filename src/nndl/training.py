@@ -136,8 +136,10 @@ class Trainer:
     (the generator for shuffling and dropout), ``n`` (the training-set size),
     ``train_data`` and ``validation_data`` (the validated (X, Y) pairs, Y as a
     target matrix), ``epoch_train_data`` (set it in ``on_epoch_begin`` to
-    train one epoch on other arrays), ``evaluate(X, Y)``, ``interrupted``
-    (in ``on_train_end``: whether an exception ended training).
+    train one epoch on other arrays), ``resuming_epoch`` (in
+    ``on_epoch_begin``: whether the epoch continues an interrupted one),
+    ``evaluate(X, Y)``, ``interrupted`` (in ``on_train_end``: whether an
+    exception ended training).
 
     Checkpoints: :meth:`state_dict` is the whole state of the run,
     ``fit(..., resume_from=path)`` continues from a checkpoint file after
@@ -188,6 +190,9 @@ class Trainer:
         #: Set by a callback in ``on_epoch_begin`` to train this epoch on other
         #: (already validated) arrays (X, Y), e.g. augmented copies.
         self.epoch_train_data = None
+        #: True while ``on_epoch_begin`` runs for an epoch resumed in its middle
+        #: (its first mini-batches trained before the interruption).
+        self.resuming_epoch = False
         # Where the run stands, for checkpoints: "between" epochs, inside an
         # epoch's "batches", at its "epoch_end" (batches done), or "paused"
         # mid-epoch by TrainingInterrupted with _position = (next batch, order).
@@ -325,8 +330,13 @@ class Trainer:
         self._phase = "batches"
         self.epoch = epoch
         self.epoch_train_data = None
+        # A callback that draws from self.rng here must not draw again for an
+        # epoch resumed in its middle: the generator is where the interruption
+        # left it (see AugmentCallback, which replays its epoch-start state).
+        self.resuming_epoch = self._position is not None
         for cb in self.callbacks:
             cb.on_epoch_begin(self, epoch)
+        self.resuming_epoch = False
         # A callback (data augmentation, say) may hand this epoch its own
         # training set; monitoring still uses the original data.
         Xe, Ye = self.epoch_train_data or (X, Y)

@@ -33,10 +33,12 @@ class Checkpoint(Callback):
 
     Resuming in the middle of an epoch replays that epoch's saved order from
     the next mini-batch, with the generator as it was; ``on_epoch_begin``
-    runs again first, so a callback that draws from ``trainer.rng`` there or
-    hands the epoch new data (``epoch_train_data``) makes that one epoch
-    differ from the uninterrupted run. The logged ``time`` of a resumed
-    epoch counts only the part trained after resuming.
+    runs again first, with ``trainer.resuming_epoch`` True. A callback that
+    draws from ``trainer.rng`` there must then draw from a copy of the state
+    it saved when the epoch began, as :class:`~nndl.callbacks.AugmentCallback`
+    does; one that draws again makes that one epoch differ from the
+    uninterrupted run. The logged ``time`` of a resumed epoch counts only the
+    part trained after resuming.
     """
 
     priority = 100
