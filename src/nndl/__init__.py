@@ -19,6 +19,7 @@ from .callbacks import (
     ProgressBar,
     ProgressQuotientStopping,
     ScheduleCallback,
+    TensorBoard,
 )
 from .network import Network, NetworkConfig
 from .serialization import load, save
@@ -40,6 +41,7 @@ __all__ = [
     "ProgressBar",
     "ProgressQuotientStopping",
     "ScheduleCallback",
+    "TensorBoard",
     "TrainConfig",
     "Trainer",
     "TrainingInterrupted",

@@ -640,6 +640,16 @@ SETTINGS: tuple[Setting, ...] = (
         "checkpoint.npz",
         "where --checkpoint-every writes, relative to the output folder",
     ),
+    Setting(
+        "tensorboard",
+        "control",
+        Text(metavar="DIR", what="a folder name"),
+        None,
+        "write TensorBoard event files (curves, histograms, settings) to DIR/NAME, NAME the "
+        "output folder's name; tensorboard --logdir DIR compares runs (needs nndl[tensorboard])",
+        flags=("--tensorboard",),
+        show="off",
+    ),
 )
 
 _BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}

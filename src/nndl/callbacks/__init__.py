@@ -20,6 +20,7 @@ monitoring     ``ProgressBar``                 a tqdm bar per epoch, a line per 
                ``BatchMonitor``                cost and accuracy every k mini-batches on subsets
 checkpointing  ``Checkpoint``                  the run's whole state every N epochs and on Ctrl-C
 augment        ``AugmentCallback``             freshly distorted training images every epoch
+tensorboard    ``TensorBoard``                 TensorBoard event files: curves, histograms, settings
 control        ``control_callbacks``           the callbacks of a ``[control]`` settings section
 
 Every name is importable from ``nndl.callbacks`` itself. ``augment`` also
@@ -49,6 +50,7 @@ from .stopping import (
     ProgressQuotientStopping,
     early_stopping_callback,
 )
+from .tensorboard import TensorBoard
 
 __all__ = [
     "CONTROL_DEFAULTS",
@@ -67,6 +69,7 @@ __all__ = [
     "ProgressBar",
     "ProgressQuotientStopping",
     "ScheduleCallback",
+    "TensorBoard",
     "control_callbacks",
     "early_stopping_callback",
     "overrides",

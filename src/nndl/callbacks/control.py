@@ -10,6 +10,7 @@ from .checkpointing import Checkpoint
 from .lr_schedule import schedule_callback
 from .monitoring import BatchMonitor, Diagnostics
 from .stopping import early_stopping_callback
+from .tensorboard import TensorBoard
 
 __all__ = ["CONTROL_DEFAULTS", "control_callbacks"]
 
@@ -27,7 +28,9 @@ def control_callbacks(settings: dict | None = None, *, out=None) -> list[Callbac
     non-zero value switches the Prechelt rule on. ``monitor_every`` k > 0 adds
     a :class:`BatchMonitor` on subsets of ``monitor_subset`` examples,
     ``diagnostics`` a :class:`Diagnostics`, ``checkpoint_every`` N > 0 a
-    :class:`Checkpoint` at ``checkpoint_path`` (relative to ``out`` when given).
+    :class:`Checkpoint` at ``checkpoint_path`` (relative to ``out`` when given),
+    ``tensorboard`` DIR a :class:`TensorBoard` writing to ``DIR/<out's name>``
+    (to DIR itself when ``out`` is None; a relative DIR is taken as given).
     """
     s = dict(CONTROL_DEFAULTS)
     s.update(run_settings.check_section("control", settings or {}, "control settings"))
@@ -62,4 +65,13 @@ def control_callbacks(settings: dict | None = None, *, out=None) -> list[Callbac
         if out is not None and not path.is_absolute():
             path = Path(out) / path
         cbs.append(Checkpoint(path, every=s["checkpoint_every"]))
+    if s["tensorboard"]:
+        logdir = Path(s["tensorboard"])
+        if out is not None:
+            logdir = logdir / Path(out).resolve().name
+        cbs.append(
+            TensorBoard(
+                logdir, sample=s["diagnostics_sample"], threshold=s["diagnostics_threshold"]
+            )
+        )
     return cbs

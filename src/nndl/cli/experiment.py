@@ -83,8 +83,16 @@ def list_experiments():
     help="Rebuild OUT/index.html afterwards.",
 )
 @click.option("--strict", is_flag=True, help="Exit with status 1 if any verdict fails.")
+@click.option(
+    "--tensorboard",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Write TensorBoard event files of every training run to "
+    "DIR/NAME/CONFIGURATION/seed-K (needs nndl[tensorboard]).",
+)
 @report_errors
-def run(names, quick, seeds, seed, out, data, dtype, svm_max_size, report, strict):
+def run(names, quick, seeds, seed, out, data, dtype, svm_max_size, report, strict, tensorboard):
     """Run experiments by NAME (see `nndl experiment list`), or `all` of them.
 
     Each writes OUT/NAME/results.json (settings, seeds, per-epoch numbers,
@@ -103,7 +111,14 @@ def run(names, quick, seeds, seed, out, data, dtype, svm_max_size, report, stric
     if svm_max_size is not None:
         options["svm_max_size"] = svm_max_size
     settings = Settings(
-        quick=quick, seeds=seeds, seed=seed, out=out, data=data, dtype=dtype, options=options
+        quick=quick,
+        seeds=seeds,
+        seed=seed,
+        out=out,
+        data=data,
+        dtype=dtype,
+        options=options,
+        tensorboard=tensorboard,
     ).validate()
     if "all" in names:
         if len(names) > 1:

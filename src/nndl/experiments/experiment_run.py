@@ -32,6 +32,7 @@ import io
 import math
 import os
 import platform
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -42,6 +43,7 @@ import numpy as np
 
 from .._io import atomic_write_bytes, atomic_write_json
 from .._validation import check_range
+from ..callbacks import TensorBoard
 from ..data import DataSplits
 from ..network import Network
 from ..training import DivergenceError, Trainer
@@ -96,6 +98,11 @@ class ExperimentSettings:
     dtype : "float64" or "float32"
     options : dict
         Experiment-specific options, e.g. ``{"svm_max_size": 50000}``.
+    tensorboard : path, optional
+        Write TensorBoard event files of every training run to
+        ``tensorboard/<experiment>/<configuration>/seed-<seed>``
+        (:class:`~nndl.callbacks.TensorBoard`; ``seed-<seed>-2`` and so on
+        when that folder holds an earlier run).
     stream : file, optional
         Where progress and the table are printed (default stdout); ``None``
         with ``verbose=False`` prints nothing.
@@ -108,6 +115,7 @@ class ExperimentSettings:
     data: str = "auto"
     dtype: str = "float64"
     options: dict = field(default_factory=dict)
+    tensorboard: Path | None = None
     verbose: bool = True
     stream: TextIO | None = None
 
@@ -122,6 +130,9 @@ class ExperimentSettings:
         if not isinstance(self.options, dict):
             raise TypeError(f"options must be a dict, got {type(self.options).__name__}")
         self.out = Path(self.out)
+        if self.tensorboard is not None:
+            self.tensorboard = Path(self.tensorboard)
+            TensorBoard(self.tensorboard)  # without tensorboardX: refused now, not per run
         return self
 
     def to_dict(self) -> dict:
@@ -129,6 +140,7 @@ class ExperimentSettings:
         d.pop("stream")
         d.pop("verbose")
         d["out"] = str(self.out)
+        d["tensorboard"] = None if self.tensorboard is None else str(self.tensorboard)
         return d
 
 
@@ -300,7 +312,10 @@ class ExperimentRun:
         net = Network(sizes, seed=seed, **net_kwargs)
         if init_params is not None:
             net.set_params(init_params)
-        trainer = Trainer(net, callbacks=list(callbacks), seed=seed, monitor=list(monitor), **train)
+        callbacks = list(callbacks)
+        if self.settings.tensorboard is not None:
+            callbacks.append(self._tensorboard_callback(label, seed))
+        trainer = Trainer(net, callbacks=callbacks, seed=seed, monitor=list(monitor), **train)
         diverged = None
         t0 = time.perf_counter()
         try:
@@ -329,6 +344,19 @@ class ExperimentRun:
             f"examples in {seconds:.1f} s, {what}"
         )
         return TrainRun(net, history, seconds, diverged)
+
+    def _tensorboard_callback(self, label: str, seed: int) -> TensorBoard:
+        """TensorBoard logging of one run, in ``<tensorboard>/<name>/<label>/seed-<seed>``
+        (``seed-<seed>-2`` and so on for a run that trains it again)."""
+        folder = re.sub(r"[^A-Za-z0-9.+-]+", "_", label).strip("_") or "run"
+        hparams = {
+            "experiment": self.name,
+            "configuration": label,
+            "quick": self.quick,
+            "data.source": self._data_source,
+        }
+        logdir = Path(self.settings.tensorboard) / self.name / folder / f"seed-{seed}"
+        return TensorBoard(logdir, hparams=hparams)
 
     def attach(self, label: str, key: str, values) -> None:
         """Add a per-epoch series of our own (e.g. the output a) to the last run of ``label``."""
