@@ -306,6 +306,8 @@ def test_a_failed_run_ends_its_session_as_a_failure(digits, tmp_path):
     events = read_events(tmp_path / "failed")
     assert session_end_status(events) == "STATUS_FAILURE"
     assert scalars(events)["final/epochs"] == [(2, 2.0)]
+    # The figures of the epoch whose on_epoch_end raised are written all the same.
+    assert [step for step, _ in scalars(events)["accuracy/validation"]] == [1, 2]
 
 
 def test_without_tensorboardx_the_error_names_the_extra(monkeypatch, tmp_path):
@@ -403,3 +405,50 @@ def test_experiment_runs_get_one_folder_per_configuration_and_seed(digits, tmp_p
         (1, pytest.approx(history["val_accuracy"][0]))
     ]
     assert settings.to_dict()["tensorboard"] == str(tmp_path / "tb")
+
+
+def test_nndl_search_tensorboard_option_writes_one_run_per_trial(tmp_path):
+    pytest.importorskip("optuna")
+    space = tmp_path / "space.toml"
+    space.write_text(
+        '[params]\nlearning_rate = {type = "float", low = 0.1, high = 1.0}\n'
+        "epochs = 2\nhidden_sizes = [10]\n"
+    )
+    proc = nndl(
+        "search",
+        "--config",
+        space,
+        "--dataset",
+        "digits",
+        "--train-size",
+        "300",
+        "--n-trials",
+        "3",
+        "--sampler",
+        "random",
+        "--seed",
+        "0",
+        "--no-pruning",
+        "--no-report",
+        "--tensorboard",
+        tmp_path / "tb",
+        "--out",
+        tmp_path / "out",
+    )
+    assert proc.returncode == 0, proc.stderr
+    runs = sorted(p.name for p in (tmp_path / "tb").iterdir())
+    assert runs == ["trial-0000", "trial-0001", "trial-0002"]
+    rates = set()
+    for k, name in enumerate(runs):
+        events = read_events(tmp_path / "tb" / name)
+        hp = session_start(events)
+        assert hp["search.trial"] == k
+        assert hp["network.sizes"] == "64,10,10"
+        assert hp["data.n_train"] == 300
+        rates.add(hp["training.learning_rate"])
+        assert 0.1 <= hp["training.learning_rate"] <= 1.0
+        s = scalars(events)
+        assert [step for step, _ in s["accuracy/validation"]] == [1, 2]
+        assert s["final/validation_accuracy"][0][0] == 2
+        assert session_end_status(events) == "STATUS_SUCCESS"
+    assert len(rates) == 3  # each trial's own settings

@@ -193,6 +193,7 @@ class TensorBoard(Callback):
         #: ``logdir`` holds an earlier run (None before training).
         self.run_dir: Path | None = None
         self.writer = None
+        self._written_step = 0
         self._sample_xy = None
 
     # ------------------------------------------------------------ the hooks
@@ -217,6 +218,7 @@ class TensorBoard(Callback):
         self.writer.file_writer.add_summary(
             self._session_start(trainer), global_step=trainer.completed_epochs
         )
+        self._written_step = trainer.completed_epochs
         if fresh:
             self._write_epoch(trainer, 0, {})
 
@@ -227,6 +229,11 @@ class TensorBoard(Callback):
         if self.writer is None:
             return
         step = trainer.completed_epochs
+        last = trainer.history.records[-1] if len(trainer.history) else None
+        if last is not None and last["epoch"] + 1 > self._written_step:
+            # Another callback raised in this epoch's on_epoch_end before this
+            # one ran (a pruned search trial): its logged figures still count.
+            self._write_scalars(last["epoch"] + 1, last)
         for tag, value in self.final_metrics(trainer).items():
             self.writer.add_scalar(tag, value, step)
         # An interrupted run (Ctrl-C) may be resumed: its session goes on.
@@ -318,9 +325,7 @@ class TensorBoard(Callback):
         if step == 0:
             figures["learning_rate"] = trainer.learning_rate
         figures.update(logs)
-        for key, value in figures.items():
-            if key != "epoch" and _is_number(value):
-                w.add_scalar(scalar_tag(key), float(value), step)
+        self._write_scalars(step, figures)
         if self.histograms:
             for l, (weights, biases, grad) in enumerate(
                 zip(net.weights, net.biases, gradients, strict=True), start=1
@@ -329,6 +334,12 @@ class TensorBoard(Callback):
                 w.add_histogram(f"biases/layer_{l}", biases, step)
                 w.add_histogram(f"gradients/layer_{l}", grad, step)
         w.flush()
+
+    def _write_scalars(self, step: int, figures: dict) -> None:
+        for key, value in figures.items():
+            if key != "epoch" and _is_number(value):
+                self.writer.add_scalar(scalar_tag(key), float(value), step)
+        self._written_step = step
 
     def _session_start(self, trainer):
         from tensorboardX.proto.plugin_hparams_pb2 import SessionStartInfo

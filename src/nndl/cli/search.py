@@ -106,6 +106,14 @@ def _print_trial(study, trial) -> None:
 @click.option(
     "--out", type=click.Path(file_okay=False), default="search-results", show_default=True
 )
+@click.option(
+    "--tensorboard",
+    type=click.Path(file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="Write TensorBoard event files of every trial to DIR/trial-NNNN "
+    "(needs nndl[tensorboard]).",
+)
 @data_options
 @report_errors
 def search(
@@ -129,6 +137,7 @@ def search(
     train_size,
     validation_size,
     data_seed,
+    tensorboard,
 ):
     """Search hyper-parameters with Optuna, selecting on validation accuracy.
 
@@ -140,6 +149,10 @@ def search(
     from ..search import SearchSpace, dashboard_command, run_search
 
     space = SearchSpace.from_file(space_file)
+    if tensorboard:
+        from ..callbacks import TensorBoard
+
+        TensorBoard(tensorboard)  # without tensorboardX: refused before the data is loaded
     train, validation, test, _, info = load_reduced_data(
         dataset, data_dir, classes, train_size, validation_size, data_seed
     )
@@ -171,6 +184,7 @@ def search(
         verbose=False,
         study_callbacks=[_print_trial],
         data=info,
+        tensorboard=tensorboard,
     )
     if info is None:
         click.echo(

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 
-from ..callbacks import Callback, EarlyStopping
+from ..callbacks import Callback, EarlyStopping, TensorBoard
 from ..network import Network
 from ..training import Trainer
 from .space import SearchSpace, build_configs
@@ -98,14 +99,25 @@ class Objective:
     and returns the final validation accuracy. A trial that diverges, raises
     or produces nan records the reason in its ``error`` user attribute and
     fails alone: the worker goes on with the next trial.
+    With ``tensorboard`` (a folder), each trial writes TensorBoard event files
+    to ``tensorboard/trial-NNNN`` (:class:`~nndl.callbacks.TensorBoard`).
     """
 
-    def __init__(self, space, train, validation, *, pruning: bool = True, callbacks=()):
+    def __init__(
+        self, space, train, validation, *, pruning: bool = True, callbacks=(), tensorboard=None
+    ):
         self.space = SearchSpace.from_dict(space)
         self.train = _checked_xy(train, "train")
         self.validation = _checked_xy(validation, "validation")
         self.pruning = pruning
         self.callbacks = list(callbacks)
+        self.tensorboard = tensorboard
+
+    def _tensorboard_callbacks(self, trial) -> list[TensorBoard]:
+        if self.tensorboard is None:
+            return []
+        logdir = Path(self.tensorboard) / f"trial-{trial.number:04d}"
+        return [TensorBoard(logdir, hparams={"search.trial": trial.number})]
 
     def __call__(self, trial) -> float:
         options = self.space.suggest(trial)
@@ -115,7 +127,11 @@ class Objective:
                 options,
                 self.train,
                 self.validation,
-                callbacks=[PruningCallback(trial, prune=self.pruning), *self.callbacks],
+                callbacks=[
+                    PruningCallback(trial, prune=self.pruning),
+                    *self.callbacks,
+                    *self._tensorboard_callbacks(trial),
+                ],
             )
             if not math.isfinite(value):
                 raise ValueError(f"{METRIC} is {value}")

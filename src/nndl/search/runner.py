@@ -55,6 +55,7 @@ def run_search(
     verbose: bool = True,
     study_callbacks=(),
     data: dict | None = None,
+    tensorboard=None,
 ) -> SearchResult:
     """Search the space with ``workers`` local processes, then report.
 
@@ -65,7 +66,9 @@ def run_search(
     ``out/study.journal`` is used. Worker ``i`` samples with seed
     ``seed + i``. With ``report`` (the default) the best trial is re-trained
     and the test set evaluated once (:func:`report_search`); ``data`` is the
-    data section of the written configuration.
+    data section of the written configuration. With ``tensorboard`` (a
+    folder) each trial writes TensorBoard event files to
+    ``tensorboard/trial-NNNN``.
 
     Returns
     -------
@@ -129,6 +132,7 @@ def run_search(
             grace_period=grace_period,
             max_retry=max_retry,
             verbose=verbose,
+            tensorboard=tensorboard,
         )
         trials_per_worker = _trials_per_worker(n_trials, workers)
         if workers == 1:

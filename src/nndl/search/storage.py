@@ -218,6 +218,7 @@ def run_worker(
     grace_period: int | None = None,
     max_retry: int = 3,
     verbose: bool = True,
+    tensorboard=None,
 ):
     """Run trials of one study in this process; return the study.
 
@@ -226,7 +227,8 @@ def run_worker(
     trials (or until ``timeout`` seconds, or until the grid is exhausted).
     Give each worker its own ``seed`` (or None) so they sample different
     points. ``callbacks`` are extra training callbacks; ``study_callbacks``
-    Optuna callbacks ``f(study, frozen_trial)`` run after each trial.
+    Optuna callbacks ``f(study, frozen_trial)`` run after each trial;
+    ``tensorboard`` a folder for TensorBoard event files, one run per trial.
 
     Every exception inside a trial fails that trial only (``catch``); a
     killed worker's trial is failed and retried by the storage's heartbeat
@@ -234,7 +236,9 @@ def run_worker(
     """
     with _optuna_verbosity(verbose):
         space = SearchSpace.from_dict(space)
-        objective = Objective(space, train, validation, pruning=pruning, callbacks=callbacks)
+        objective = Objective(
+            space, train, validation, pruning=pruning, callbacks=callbacks, tensorboard=tensorboard
+        )
         store = make_storage(
             storage,
             heartbeat_interval=heartbeat_interval,
