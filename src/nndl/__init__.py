@@ -46,8 +46,18 @@ __all__ = [
     "Trainer",
     "TrainingInterrupted",
     "__version__",
+    "export_onnx",
     "fit",
     "load",
     "resume",
     "save",
 ]
+
+
+def __getattr__(name: str):
+    # ONNX export is imported on first use: `import nndl` stays light.
+    if name == "export_onnx":
+        from .export import export_onnx
+
+        return export_onnx
+    raise AttributeError(f"module 'nndl' has no attribute {name!r}")

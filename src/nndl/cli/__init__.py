@@ -9,6 +9,7 @@
     nndl data fetch | info | expand | path
     nndl experiment list | run NAME... ; nndl report FOLDER
     nndl tune eta | lambda | batch-size ; nndl search --config space.toml
+    nndl export runs/X/model.json model.onnx
 
 How it is put together, for whoever adds to it: one module per command
 group, each defining its click command; :data:`cli` adds them below.
@@ -21,6 +22,7 @@ group, each defining its click command; :data:`cli` adds them below.
 ``experiment``     ``nndl experiment`` and ``nndl report``
 ``tune``           ``nndl tune``
 ``search``         ``nndl search``
+``export``         ``nndl export`` (a saved model as an ONNX file)
 ``trial_data``     the data options shared by ``tune`` and ``search``
 ``params``         click options built from rows of the settings schema
 ``errors``         exit statuses and one-line error messages
@@ -42,7 +44,7 @@ import click
 
 from .._version import __version__
 from ..settings import Setting
-from . import data, evaluate, experiment, search, train, tune
+from . import data, evaluate, experiment, export, search, train, tune
 from .errors import EXIT_ERROR, EXIT_INTERRUPTED, expected_errors, one_line
 from .run_config import DEFAULTS, SETTINGS, resolve_run_config
 from .train import CALLBACK_FACTORIES, TrainingRun
@@ -83,6 +85,7 @@ cli.add_command(experiment.experiment)
 cli.add_command(experiment.report)
 cli.add_command(tune.tune)
 cli.add_command(search.search)
+cli.add_command(export.export)
 
 
 def main(argv: list[str] | None = None) -> None:
