@@ -85,6 +85,9 @@ FINAL_METRIC_TAGS = {
     "val_accuracy": "final/validation_accuracy",
 }
 
+#: How often the events reach the disk while a run trains (TensorBoard's live view).
+FLUSH_SECONDS = 5
+
 _DIAGNOSTIC_TAGS = {
     "sat": "saturation",
     "mean_prime": "mean_prime",
@@ -214,6 +217,9 @@ class TensorBoard(Callback):
             logdir=str(self.run_dir),
             purge_step=purge_step,
             filename_suffix=f".{time.time_ns()}.{os.getpid()}",
+            # Written to disk every few seconds (and at the end), not every
+            # epoch: a flush syncs the file, which costs more than a short epoch.
+            flush_secs=FLUSH_SECONDS,
         )
         self.writer.file_writer.add_summary(
             self._session_start(trainer), global_step=trainer.completed_epochs
@@ -333,7 +339,6 @@ class TensorBoard(Callback):
                 w.add_histogram(f"weights/layer_{l}", weights, step)
                 w.add_histogram(f"biases/layer_{l}", biases, step)
                 w.add_histogram(f"gradients/layer_{l}", grad, step)
-        w.flush()
 
     def _write_scalars(self, step: int, figures: dict) -> None:
         for key, value in figures.items():
