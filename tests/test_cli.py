@@ -286,12 +286,14 @@ def test_divergence_is_one_clear_line(tmp_path):
         "linear",
         "--eta",
         "1e6",
+        "--lmbda",  # no weight decay, whose growth is said before training (test_divergence)
+        "0",
         "--epochs",
         "2",
         "--out",
         tmp_path / "out",
     )
-    assert_one_line_error(proc, "training diverged in epoch 0", "learning rate", code=1)
+    assert_one_line_error(proc, "training diverged in epoch 1 ", "learning rate", code=1)
     assert not (tmp_path / "out").exists()
 
 

@@ -202,7 +202,7 @@ def test_divergence_stops_with_a_clear_error(digits):
     net = Network(
         [64, 30, 10], hidden_activation="relu", cost="quadratic", output_activation="linear", seed=0
     )
-    with pytest.raises(DivergenceError, match=r"epoch 0.*learning rate"):
+    with pytest.raises(DivergenceError, match=r"epoch 1 .*learning rate"):
         fit(net, X * 1e150, y, epochs=3, learning_rate=10.0, seed=0)
 
 

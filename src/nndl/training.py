@@ -52,6 +52,41 @@ class DivergenceError(RuntimeError):
     """Training produced non-finite numbers; the message names the epoch and a likely cause."""
 
 
+def weight_decay_growth(
+    optimizer: str, momentum: float, learning_rate: float, l2: float, n: int
+) -> str | None:
+    """Why the L2 weight decay alone makes the weights grow, or None when it shrinks them.
+
+    Plain SGD multiplies the weights by the chapter's factor 1 - eta lambda / n
+    at every step, which leaves (-1, 1) once eta lambda / n reaches 2; with
+    momentum mu the bound is 2 (1 + mu), with Nesterov 2 (1 + mu) / (1 + 2 mu)
+    (where the penalty's own step stops being a contraction).
+    """
+    if l2 <= 0 or n <= 0:
+        return None
+    rate = learning_rate * l2 / n
+    shown = f"eta*lambda/n = {learning_rate:g}*{l2:g}/{n} = {rate:.3g}"
+    if optimizer == "sgd":
+        if rate < 2:
+            return None
+        return (
+            f"the weight-decay factor 1 - eta*lambda/n = 1 - {learning_rate:g}*{l2:g}/{n} = "
+            f"{1 - rate:.3g} lies outside (-1, 1), so the weights grow at every step "
+            f"(eta below {2 * n / l2:.4g} keeps it inside)"
+        )
+    mu = momentum
+    name, bound, formula = "momentum", 2 * (1 + mu), "2(1 + mu)"
+    if optimizer == "nesterov":
+        name, bound, formula = "Nesterov momentum", bound / (1 + 2 * mu), f"{formula}/(1 + 2 mu)"
+    if rate < bound:
+        return None
+    return (
+        f"with {name} mu = {mu:g} the weight decay makes the weights grow at every step once "
+        f"eta*lambda/n reaches {formula} = {bound:.3g}, and here {shown} "
+        f"(eta below {bound * n / l2:.4g} keeps it below)"
+    )
+
+
 @dataclass
 class TrainConfig:
     """The settings of one training run (round-trips to JSON).
@@ -234,26 +269,60 @@ class Trainer:
         mon = self.monitor
         logs: dict = {"epoch": epoch, "learning_rate": self.learning_rate, "time": seconds}
         X, Y = self._train
-        if "loss" in mon or "accuracy" in mon:
-            r = self.evaluate(X, Y, cost="loss" in mon, accuracy="accuracy" in mon)
-            logs.update(r)
-        if self._validation is not None and ("val_loss" in mon or "val_accuracy" in mon):
-            Xv, Yv = self._validation
-            r = self.evaluate(Xv, Yv, cost="val_loss" in mon, accuracy="val_accuracy" in mon)
-            logs.update({f"val_{k}": v for k, v in r.items()})
+        # Huge weights may overflow on the way to a cost: the costs are checked
+        # below, and numpy's warnings would only say the same thing less clearly.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+            try:
+                if "loss" in mon or "accuracy" in mon:
+                    r = self.evaluate(X, Y, cost="loss" in mon, accuracy="accuracy" in mon)
+                    logs.update(r)
+                if self._validation is not None and ("val_loss" in mon or "val_accuracy" in mon):
+                    Xv, Yv = self._validation
+                    r = self.evaluate(
+                        Xv, Yv, cost="val_loss" in mon, accuracy="val_accuracy" in mon
+                    )
+                    logs.update({f"val_{k}": v for k, v in r.items()})
+            except ValueError as exc:  # non-finite outputs from finite weights
+                if "non-finite" not in str(exc):
+                    raise
+                raise DivergenceError(self._divergence_message(epoch, str(exc))) from exc
+        for key, what in (("loss", "training cost"), ("val_loss", "validation cost")):
+            if key in logs and not np.isfinite(logs[key]):
+                detail = f"the {what} is {logs[key]}"
+                raise DivergenceError(self._divergence_message(epoch, detail))
         for cb in self._log_cbs:
             logs.update(cb.extra_logs(self, epoch))
         return logs
 
-    def _check_finite(self, epoch: int, detail: str = "") -> None:
-        for i, (w, b) in enumerate(zip(self.network.weights, self.network.biases, strict=True)):
+    def _check_finite(self, epoch: int) -> None:
+        """Raise DivergenceError when a parameter, or the cost's penalty, is not finite."""
+        net = self.network
+        for i, (w, b) in enumerate(zip(net.weights, net.biases, strict=True)):
             if not (np.isfinite(w).all() and np.isfinite(b).all()):
-                detail = detail or f"layer {i + 1} parameters became nan or inf"
+                detail = f"layer {i + 1} parameters became nan or inf"
                 raise DivergenceError(self._divergence_message(epoch, detail))
+        # Finite weights so large that the cost's penalty overflows: the cost is
+        # infinite from this epoch on, whether or not it is monitored.
+        with np.errstate(over="ignore", invalid="ignore"):
+            penalty = sum(reg.penalty(net.weights, self.n) for reg in self.regularizers)
+        if not np.isfinite(penalty):
+            detail = "the weights grew so large that the cost's weight penalty is infinite"
+            raise DivergenceError(self._divergence_message(epoch, detail))
 
     def _divergence_message(self, epoch: int, detail: str) -> str:
+        # Epochs count from 1 in messages, as the command line prints them
+        # ("Epoch 3/8"); callbacks and the history count from 0.
+        cfg = self.config
+        growth = weight_decay_growth(
+            cfg.optimizer, cfg.momentum, self.learning_rate, cfg.l2, self.n
+        )
+        if growth:
+            return (
+                f"training diverged in epoch {epoch + 1} ({detail}): {growth}; use a smaller "
+                "learning rate or L2 strength lambda"
+            )
         return (
-            f"training diverged in epoch {epoch} ({detail}); the learning rate "
+            f"training diverged in epoch {epoch + 1} ({detail}); the learning rate "
             f"{self.learning_rate:g} is probably too large for this network and data, or the "
             f"inputs are too large: try a learning rate 10 times smaller or rescale the inputs"
         )

@@ -44,7 +44,7 @@ from ..callbacks import (
 from ..config import to_toml, write_config
 from ..limits import check_network_size, short_repr
 from ..network import Network
-from ..training import TrainConfig, Trainer, TrainingInterrupted
+from ..training import TrainConfig, Trainer, TrainingInterrupted, weight_decay_growth
 from .errors import EXIT_INTERRUPTED
 from .run_config import layer_from_options, resolve_run_config, settings_options
 
@@ -102,6 +102,74 @@ def _augment_factory(run: TrainingRun) -> list[Callback]:
 
 
 CALLBACK_FACTORIES.extend([_augment_factory, _control_factory])
+
+
+class ChanceAccuracyWarning(Callback):
+    """Says once, on stderr, when the accuracy stays at chance level for ``epochs`` epochs.
+
+    ``chance`` maps ``val_accuracy`` and ``accuracy`` to the share of the
+    most common class in the data each is measured on (what always guessing
+    that class scores: about 1/classes); an accuracy within ``margin`` of it
+    counts as chance. The validation accuracy is watched when it is in the
+    logs, else the training accuracy, else nothing. How far the weights
+    moved from where training began tells a learning rate too large (they
+    moved at least half their initial size: the steps overshoot, or the
+    weight decay wiped them out) from one too small (they hardly moved).
+    """
+
+    def __init__(self, chance: dict[str, float], epochs: int = 3, margin: float = 0.03):
+        self.chance, self.epochs, self.margin = chance, epochs, margin
+        self.streak = 0
+        self.warned = False
+        self._start: list[np.ndarray] = []
+
+    @classmethod
+    def for_data(cls, train_y, validation_y=None) -> ChanceAccuracyWarning:
+        def share(y) -> float:
+            labels = np.asarray(y)
+            if labels.ndim == 2:
+                labels = labels.argmax(axis=1)
+            return float(np.unique(labels, return_counts=True)[1].max() / labels.shape[0])
+
+        chance = {"accuracy": share(train_y)}
+        if validation_y is not None and len(validation_y):
+            chance["val_accuracy"] = share(validation_y)
+        return cls(chance)
+
+    def on_train_begin(self, trainer):
+        self._start = [w.copy() for w in trainer.network.weights]
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        key = next((k for k in ("val_accuracy", "accuracy") if k in logs and k in self.chance), "")
+        if self.warned or not key:
+            return
+        self.streak = self.streak + 1 if logs[key] <= self.chance[key] + self.margin else 0
+        if self.streak >= self.epochs:
+            self.warned = True
+            click.echo(f"nndl: warning: {self.message(trainer, key, logs[key])}", err=True)
+
+    def message(self, trainer, key: str, accuracy: float) -> str:
+        weights = trainer.network.weights
+        start = math.sqrt(sum(float(np.vdot(w, w)) for w in self._start))
+        pairs = zip(weights, self._start, strict=True)
+        moved = math.sqrt(sum(float(np.vdot(w - w0, w - w0)) for w, w0 in pairs))
+        moved = moved / start if start else (math.inf if moved else 0.0)
+        what = "validation accuracy" if key == "val_accuracy" else "training accuracy"
+        eta = trainer.config.learning_rate
+        stuck = (
+            f"the {what} has stayed at chance level ({percent(accuracy)}; always guessing the "
+            f"most common class scores {percent(self.chance[key])}) for {self.streak} epochs"
+        )
+        if moved >= 0.5:
+            return (
+                f"{stuck}, and the weights moved {moved:.3g} times their initial size: the "
+                f"learning rate {eta:g} is probably too large; try a smaller --eta, such as "
+                f"{eta / 10:g}"
+            )
+        return (
+            f"{stuck}, and the weights hardly moved ({moved:.2g} of their initial size): the "
+            f"learning rate {eta:g} is probably too small; try a larger --eta, such as {eta * 10:g}"
+        )
 
 
 def _network_kwargs(net_cfg: dict) -> dict:
@@ -499,6 +567,15 @@ def train(config_file, out, test, plot, resume_from, overwrite, print_config, qu
             f"validation examples; eta {tc.learning_rate:g}, lambda {tc.l2:g}, mini-batch "
             f"{tc.mini_batch_size}, {tc.epochs} epochs, seed {seed}"
         )
+    tc = train_config
+    growth = weight_decay_growth(
+        tc.optimizer, tc.momentum, tc.learning_rate, tc.l2, int(train.X.shape[0])
+    )
+    if growth:  # said before training, whether or not --quiet
+        click.echo(
+            f"nndl: warning: {growth}: training will diverge; use a smaller --eta or --lmbda",
+            err=True,
+        )
     run = TrainingRun(cfg, net, train_config, splits, out, quiet)
     callbacks: list[Callback] = []
     if not quiet:
@@ -508,6 +585,7 @@ def train(config_file, out, test, plot, resume_from, overwrite, print_config, qu
         )
     for factory in CALLBACK_FACTORIES:
         callbacks.extend(factory(run))
+    callbacks.append(ChanceAccuracyWarning.for_data(train.y, val.y if have_val else None))
     trainer = Trainer(net, train_config, callbacks=callbacks)
     if cfg.get("control", {}).get("checkpoint_every"):
         # A run killed outright keeps its checkpoints: their settings go first.
