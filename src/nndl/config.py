@@ -40,6 +40,7 @@ from pathlib import Path
 
 from . import settings
 from ._io import atomic_write_json
+from .limits import MAX_CONFIG_FILE_BYTES, MAX_NESTING, check_file_size, check_nesting, clip
 
 __all__ = [
     "EXCLUSIVE",
@@ -118,6 +119,7 @@ def read_config(path) -> dict[str, dict]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file {path}: no such file")
+    check_file_size(path, MAX_CONFIG_FILE_BYTES, "a configuration file")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -132,10 +134,13 @@ def read_config(path) -> dict[str, dict]:
             else:
                 doc = tomllib.loads(text)
             break
+        except RecursionError:
+            problems.append(f"not valid {kind} (nested more than {MAX_NESTING} levels deep)")
         except (json.JSONDecodeError, tomllib.TOMLDecodeError, ValueError) as exc:
-            problems.append(f"not valid {kind} ({exc})")
+            problems.append(f"not valid {kind} ({clip(str(exc), 200)})")
     else:
         raise ValueError(f"config file {path}: " + "; ".join(problems))
+    check_nesting(doc, f"config file {path}")
     return normalize(doc, source=f"config file {path}")
 
 

@@ -23,6 +23,7 @@ checking that the configuration and data are those of the saved run.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import time
 from dataclasses import asdict, dataclass, field, fields
@@ -30,7 +31,14 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from .callbacks import Callback, History, overrides
-from .checkpoint import CheckpointError, config_hash, data_fingerprint, read_checkpoint
+from .checkpoint import (
+    CheckpointError,
+    check_training_state,
+    config_hash,
+    data_fingerprint,
+    read_checkpoint,
+)
+from .limits import short_repr
 from .network import Network
 from .optimizers import Optimizer, get_optimizer
 from .regularizers import regularizers_for
@@ -613,7 +621,7 @@ class Trainer:
         state = read_checkpoint(path)
         try:
             self._check_identity(state, path)
-            self.load_state_dict(state)
+            self.load_state_dict(state, source=path)
         except (KeyError, TypeError, IndexError, AttributeError) as exc:
             raise CheckpointError(
                 f"{path} is not a usable nndl checkpoint: its state is incomplete ({exc!r})"
@@ -635,15 +643,38 @@ class Trainer:
             f"configuration (checkpoint -> now): {'; '.join(sorted(diffs))}"
         )
 
-    def load_state_dict(self, state: dict) -> None:
-        """Restore what :meth:`state_dict` returned (no identity check: see load_checkpoint)."""
-        self.network.set_params(state["network"]["params"])
+    def load_state_dict(self, state: dict, *, source="the state") -> None:
+        """Restore what :meth:`state_dict` returned (no identity check: see load_checkpoint).
+
+        The meaning of every field is checked first
+        (:func:`nndl.checkpoint.check_training_state`: learning rate, epoch,
+        position, example order, shapes and finiteness of the parameters and
+        velocities, history, generator), so a refused state changes nothing;
+        :class:`CheckpointError` names the field and ``source``.
+        """
+        net = self.network
+        check_training_state(
+            state,
+            param_shapes=[p.shape for p in net.params()],
+            dtype=net.dtype,
+            mini_batch_size=self.config.mini_batch_size,
+            shuffle=self.config.shuffle,
+            source=source,
+        )
         opt = state["optimizer"]
         if opt["class"] != type(self.optimizer).__name__:
             raise CheckpointError(
-                f"the checkpoint's optimizer is {opt['class']}, this trainer's is "
+                f"the checkpoint's optimizer is {short_repr(opt['class'])}, this trainer's is "
                 f"{type(self.optimizer).__name__}"
             )
+        try:
+            rng = _generator_from_state(state["rng"])
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise CheckpointError(
+                f"{source} is not a usable nndl checkpoint: its rng is not the state of a "
+                f"generator ({type(exc).__name__}: {short_repr(str(exc), 200)})"
+            ) from exc
+        net.set_params(state["network"]["params"])
         self.optimizer.load_state_dict(opt["state"])
         self.epoch = int(state["epoch"])
         pos = state["position"]
@@ -654,7 +685,7 @@ class Trainer:
             self._phase = "paused"
         self.learning_rate = float(state["learning_rate"])
         self.stop_training = bool(state["stop_training"])
-        self.rng = _generator_from_state(state["rng"])
+        self.rng = rng
         self.history.records = [dict(r) for r in state["history"]]
         unused = list(self.callbacks[1:])
         for entry in state["callbacks"]:
@@ -663,7 +694,14 @@ class Trainer:
                 continue  # an observer (BatchMonitor, say) not used this time
             unused.remove(cb)
             if entry["state"] is not None:
-                cb.load_state_dict(entry["state"])
+                try:
+                    cb.load_state_dict(entry["state"])
+                except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                    raise CheckpointError(
+                        f"{source} is not a usable nndl checkpoint: its state of "
+                        f"{entry['class']} is invalid ({type(exc).__name__}: "
+                        f"{short_repr(str(exc), 200)})"
+                    ) from exc
 
     @classmethod
     def resume(
@@ -679,10 +717,24 @@ class Trainer:
         """
         state = read_checkpoint(path)
         try:
-            net = Network.from_config(state["network"]["config"], seed=0)
-            cfg = dict(state["train_config"])
+            net_config, params = state["network"]["config"], state["network"]["params"]
+            # The parameters in the file must be those of the network it describes,
+            # before a network of that size is allocated.
+            sizes = net_config["sizes"]
+            shapes = [s for a, b in itertools.pairwise(sizes) for s in ((b, a), (b,))]
+            if [getattr(p, "shape", None) for p in params] != shapes:
+                raise CheckpointError(
+                    f"{path} is not a usable nndl checkpoint: its network parameters do not "
+                    f"have the shapes of its layer sizes {short_repr(sizes)}"
+                )
+            net = Network.from_config(net_config, seed=0)
+            cfg = asdict(TrainConfig.from_dict(dict(state["train_config"])))
         except (KeyError, TypeError, ValueError) as exc:
-            raise CheckpointError(f"{path} is not a usable nndl checkpoint: {exc}") from exc
+            if isinstance(exc, CheckpointError):
+                raise
+            raise CheckpointError(
+                f"{path} is not a usable nndl checkpoint: {short_repr(exc, 300)}"
+            ) from exc
         if epochs is not None:
             cfg["epochs"] = epochs
         trainer = cls(net, TrainConfig.from_dict(cfg), callbacks=callbacks, optimizer=optimizer)

@@ -45,7 +45,7 @@ import click
 from .._version import __version__
 from ..settings import Setting
 from . import data, evaluate, experiment, export, search, train, tune
-from .errors import EXIT_ERROR, EXIT_INTERRUPTED, expected_errors, one_line
+from .errors import EXIT_ERROR, EXIT_INTERRUPTED, expected_errors, one_line, resource_message
 from .run_config import DEFAULTS, SETTINGS, resolve_run_config
 from .train import CALLBACK_FACTORIES, TrainingRun
 
@@ -110,5 +110,12 @@ def main(argv: list[str] | None = None) -> None:
         if debug:
             raise
         click.echo(f"nndl: error: {one_line(str(exc))}", err=True)
+        sys.exit(EXIT_ERROR)
+    except (MemoryError, RecursionError) as exc:
+        # The last resort: sizes and nesting are checked before allocating
+        # (nndl.limits); whatever escaped them still ends in one line.
+        if debug:
+            raise
+        click.echo(f"nndl: error: {resource_message(exc)} (NNDL_DEBUG=1 shows where)", err=True)
         sys.exit(EXIT_ERROR)
     sys.exit(rc if isinstance(rc, int) else 0)

@@ -11,9 +11,17 @@ import functools
 
 import click
 
+from ..limits import MAX_MESSAGE_CHARS, clip
 from ..training import DivergenceError
 
-__all__ = ["EXIT_ERROR", "EXIT_INTERRUPTED", "expected_errors", "one_line", "report_errors"]
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "expected_errors",
+    "one_line",
+    "report_errors",
+    "resource_message",
+]
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
@@ -31,8 +39,20 @@ def expected_errors() -> tuple[type[BaseException], ...]:
 
 
 def one_line(text: str) -> str:
-    """``text`` with its line breaks and runs of spaces folded into single spaces."""
-    return " ".join(str(text).split())
+    """``text`` with its line breaks and runs of spaces folded into single spaces, cut to
+    :data:`nndl.limits.MAX_MESSAGE_CHARS` characters (a message may quote a huge input)."""
+    return clip(" ".join(str(text).split()), MAX_MESSAGE_CHARS)
+
+
+def resource_message(exc: BaseException) -> str:
+    """One line for a MemoryError or RecursionError that no check caught before it."""
+    detail = f" ({one_line(exc)})" if str(exc) else ""
+    if isinstance(exc, RecursionError):
+        return f"an input is nested too deeply to process{detail}"
+    return (
+        f"out of memory{detail}: the data, the network or an input file is too large for "
+        f"this machine"
+    )
 
 
 def report_errors(fn):
@@ -47,6 +67,6 @@ def report_errors(fn):
         try:
             return fn(*args, **kwargs)
         except expected_errors() as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(clip(str(exc), MAX_MESSAGE_CHARS)) from exc
 
     return wrapper
