@@ -424,6 +424,80 @@ def test_rdb_storage_has_a_heartbeat(tmp_path):
         make_storage("  ")
 
 
+def test_the_documented_postgresql_url_has_its_driver():
+    """README's postgresql://user@host/db needs the driver SQLAlchemy picks for it
+    (psycopg 3), which the postgres extra (in dev) installs."""
+    from pathlib import Path
+
+    from nndl.search.storage import _database_url
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "postgresql://user@host/db" in readme
+    url, shown = _database_url("postgresql://user@host/db")
+    assert url.get_dialect().import_dbapi() is not None
+    assert shown == "postgresql://user@host/db"
+    _, shown = _database_url("postgresql://user:secret@host/db")
+    assert "secret" not in shown
+
+
+def _refused_in_one_line(storage, tmp_path):
+    """The message of the error make_storage gives for ``storage``, checked to be one line."""
+    with pytest.raises((ValueError, ImportError, OSError)) as info:
+        make_storage(storage)
+    assert type(info.value).__module__ == "builtins"  # not SQLAlchemy's, not Optuna's
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 400, message
+    return message
+
+
+def test_storage_urls_that_cannot_work_are_refused_in_one_line(tmp_path):
+    message = _refused_in_one_line("bogus://x", tmp_path)
+    assert "'bogus://x'" in message and "unknown database 'bogus'" in message
+    assert "postgresql://user@host/db" in message and "journal file" in message
+    assert "not a database URL" in _refused_in_one_line("not a url://x", tmp_path)
+    import importlib.util
+
+    if importlib.util.find_spec("MySQLdb") is None:
+        message = _refused_in_one_line("mysql://u:pw@db.example/x", tmp_path)
+        assert "needs the database driver 'mysqldb'" in message
+        assert "pip install mysqlclient" in message and "mysql+pymysql://" in message
+        assert "pw" not in message  # the password is hidden
+    if importlib.util.find_spec("psycopg") is not None:
+        # Nothing listens on port 1: refused at once, with the driver's reason.
+        message = _refused_in_one_line("postgresql://u@127.0.0.1:1/db", tmp_path)
+        assert message.startswith("cannot open storage 'postgresql://u@127.0.0.1:1/db'")
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    message = _refused_in_one_line(str(afile / "study.journal"), tmp_path)
+    assert message.startswith(f"cannot write the journal file {afile / 'study.journal'}")
+    message = _refused_in_one_line(f"journal:{tmp_path}", tmp_path)  # a folder
+    assert "cannot write the journal file" in message
+    message = _refused_in_one_line(f"sqlite:///{afile}/db.sqlite", tmp_path)
+    assert "cannot create its folder" in message
+
+
+def test_a_sqlite_file_in_a_missing_folder_is_created(tmp_path):
+    url = f"sqlite:///{tmp_path / 'new' / 'folder' / 'db.sqlite'}"
+    create_study("s", make_storage(url), SPACE)
+    assert (tmp_path / "new" / "folder" / "db.sqlite").exists()
+
+
+def test_search_command_refuses_a_bad_storage_before_loading_data(tmp_path):
+    from click.testing import CliRunner
+
+    from nndl.cli.search import search
+
+    space = tmp_path / "space.toml"
+    space.write_text("[params]\nlearning_rate = [0.5]\nepochs = 1\n")
+    res = CliRunner().invoke(
+        search, ["--config", str(space), "--dataset", "digits", "--storage", "bogus://x"]
+    )
+    assert res.exit_code == 1
+    assert "Traceback" not in res.output and "data:" not in res.output
+    (line,) = res.output.strip().splitlines()
+    assert "unknown database 'bogus'" in line
+
+
 def test_sqlite_with_several_workers_warns(digits, tmp_path):
     train, val, _ = digits
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"

@@ -8,6 +8,7 @@ leaves a trial that the heartbeat marks failed and that is retried.
 """
 
 import glob
+import json
 import os
 import shutil
 import signal
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -104,7 +106,6 @@ def postgres_url():
             "PostgreSQL server binaries (initdb, pg_ctl) are not installed: "
             "apt-get install postgresql"
         )
-    pytest.importorskip("psycopg2")
     base = Path(tempfile.mkdtemp(prefix="nndl-pg-"))
     prefix = []
     if os.geteuid() == 0:
@@ -145,7 +146,8 @@ def postgres_url():
         shutil.rmtree(base, ignore_errors=True)
         pytest.fail(f"could not start PostgreSQL: {exc.stderr.decode()} {log_text}")
     try:
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/postgres"
+        # The form the README documents (postgresql://user@host/db), no driver named.
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run(
             [*prefix, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],
@@ -211,6 +213,26 @@ def test_three_processes_on_postgresql(postgres_url, tmp_path):
     _check_trials(study, 12)
 
 
+def test_the_documented_postgresql_url_runs_a_search(postgres_url, tmp_path):
+    """``nndl search --storage postgresql://user@host/db`` as the README writes it."""
+    from click.testing import CliRunner
+
+    from nndl.cli.search import search
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert "--storage postgresql://user@host/db" in readme
+    assert postgres_url.startswith("postgresql://postgres@127.0.0.1:")
+    space = tmp_path / "space.toml"
+    space.write_text("[params]\nlearning_rate = [0.5, 1.0]\nepochs = 2\nhidden_sizes = [10]\n")
+    args = ["--config", str(space), "--dataset", "digits", "--train-size", "200"]
+    args += ["--storage", postgres_url, "--study", "readme-url", "--n-trials", "2"]
+    args += ["--sampler", "grid", "--out", str(tmp_path / "out")]
+    res = CliRunner().invoke(search, args)
+    assert res.exit_code == 0, res.output
+    study = optuna.load_study(study_name="readme-url", storage=make_storage(postgres_url))
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+
+
 def test_a_killed_worker_trial_is_failed_and_retried(postgres_url, tmp_path):
     script = _worker_script(tmp_path)
     storage = make_storage(postgres_url, heartbeat_interval=1, grace_period=3, max_retry=1)
@@ -265,3 +287,134 @@ def test_a_killed_worker_trial_is_failed_and_retried(postgres_url, tmp_path):
     assert retry.state.name == "COMPLETE"
     assert retry.params == trials[killed.number].params == killed.params
     assert np.isfinite(retry.value)
+
+
+# ------------------------------------------------------ a worker killed
+def _worker_pids(parent: int) -> list[int]:
+    """The worker processes that ``parent`` spawned (not multiprocessing's resource tracker)."""
+    pids = []
+    for task in Path(f"/proc/{parent}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"--multiprocessing-fork" in cmdline and b"resource_tracker" not in cmdline:
+                pids.append(int(child))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux's /proc")
+def test_a_killed_worker_of_a_journal_search(tmp_path):
+    """nndl search --workers 3 on a journal file, one worker killed mid-trial: the
+    others finish, its trial is failed and retried, the report is written, and the
+    command ends with status 3 and one line naming the worker."""
+    space = tmp_path / "space.toml"
+    space.write_text(
+        '[params]\nlearning_rate = {type = "float", low = 0.1, high = 1.0}\n'
+        "epochs = 80\nhidden_sizes = [20]\nmini_batch_size = 10\n"
+    )
+    journal, out = tmp_path / "study.journal", tmp_path / "out"
+    cmd = [sys.executable, "-m", "nndl.cli", "search", "--config", str(space)]
+    cmd += ["--dataset", "digits", "--train-size", "300", "--storage", str(journal)]
+    cmd += ["--workers", "3", "--n-trials", "3", "--sampler", "random", "--seed", "0"]
+    cmd += ["--no-pruning", "--max-retry", "1", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    killed = None
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                study = optuna.load_study(study_name="nndl-search", storage=make_storage(journal))
+            except KeyError:  # not created yet
+                study = None
+            if study is not None:
+                running = study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+                # Each trial names its process (host:pid): kill the one running a trial.
+                owners = {t.user_attrs.get("worker", "").rpartition(":")[2] for t in running}
+                pids = [pid for pid in _worker_pids(proc.pid) if str(pid) in owners]
+                if pids:
+                    killed = pids[0]
+                    os.kill(killed, signal.SIGKILL)
+                    break
+            time.sleep(0.1)
+        stdout, stderr = proc.communicate(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert killed is not None, "no worker was seen running a trial"
+    stdout, stderr = stdout.decode(), stderr.decode()
+    assert proc.returncode == 3, stdout + stderr
+    assert "Traceback" not in stderr
+    error_lines = [line for line in stderr.splitlines() if line.startswith("nndl: error:")]
+    assert len(error_lines) == 1, stderr
+    assert f"pid {killed}" in error_lines[0] and "SIGKILL" in error_lines[0]
+    assert "nndl-search-" in error_lines[0]
+    study = optuna.load_study(study_name="nndl-search", storage=make_storage(journal))
+    trials = study.get_trials()
+    assert not [t for t in trials if t.state.name in ("RUNNING", "WAITING")]
+    (failed,) = [t for t in trials if t.state.name == "FAIL"]
+    (retry,) = [t for t in trials if t.system_attrs.get("failed_trial") == failed.number]
+    assert retry.state.name == "COMPLETE" and retry.params == failed.params
+    # The three trials asked for, the retry among them: a new worker took over the dead one's.
+    assert sum(t.state.name == "COMPLETE" for t in trials) == 3
+    assert "nndl-search-3 took over its remaining trials" in error_lines[0]
+    report = json.loads((out / "report.json").read_text())
+    assert report["counts"] == {"COMPLETE": 3, "FAIL": 1}
+    assert report["dead_workers"] and f"pid {killed}" in report["dead_workers"][0]
+    assert (out / "best_config.json").exists()
+
+
+# ------------------------------------------------------ the journal's lock
+LOCK_HOLDER = """
+import sys, time
+from nndl.search.journal import JournalLock
+
+JournalLock(sys.argv[1]).acquire()
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def _acquire_in_thread(lock):
+    got = threading.Event()
+    threading.Thread(target=lambda: (lock.acquire(), got.set()), daemon=True).start()
+    return got
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock")
+def test_the_journal_lock_of_a_killed_process_is_freed_at_once(tmp_path):
+    from nndl.search.journal import JournalLock
+
+    journal = tmp_path / "study.journal"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(journal)], stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout.readline() == b"held\n"
+        lock = JournalLock(journal)  # grace period 30 s
+        got = _acquire_in_thread(lock)
+        assert not got.wait(0.5)  # a live holder is waited for
+        holder.kill()
+        holder.wait()
+        assert got.wait(3)  # a dead one's lock is removed at once
+    finally:
+        holder.kill()
+        holder.communicate()
+    lock.release()
+    assert not (tmp_path / "study.journal.lock").exists()
+    assert os.listdir(tmp_path) == []  # nothing left behind
+
+
+def test_the_journal_lock_waits_for_optunas_own_lock(tmp_path):
+    from nndl.search.journal import JournalLock
+
+    journal = tmp_path / "study.journal"
+    journal.touch()
+    os.symlink(journal, tmp_path / "study.journal.lock")  # Optuna's symlink lock, held
+    lock = JournalLock(journal, grace_period=1.0)
+    got = _acquire_in_thread(lock)
+    assert not got.wait(0.5)
+    assert got.wait(5)  # removed after the grace period, as Optuna does
+    lock.release()

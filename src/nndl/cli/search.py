@@ -11,7 +11,16 @@ import click
 from .errors import report_errors
 from .trial_data import data_options, load_reduced_data
 
-__all__ = ["search"]
+__all__ = ["EXIT_WORKER_DIED", "search"]
+
+#: Exit status of a search that finished, report written, after a worker process died.
+EXIT_WORKER_DIED = 3
+
+
+class WorkerDied(click.ClickException):
+    """The one line (and exit status 3) of a search during which a worker process died."""
+
+    exit_code = EXIT_WORKER_DIED
 
 
 def _print_trial(study, trial) -> None:
@@ -42,8 +51,9 @@ def _print_trial(study, trial) -> None:
 @click.option(
     "--storage",
     default=None,
-    help="Journal file path (one machine) or database URL such as "
-    "postgresql://user@host/db (several machines). Default: in memory.",
+    help="Journal file path (one machine) or database URL: postgresql://user@host/db, "
+    "mysql+pymysql://user@host/db, sqlite:///study.db (several machines, except "
+    "SQLite). Default: in memory.",
 )
 @click.option(
     "--n-trials",
@@ -101,7 +111,7 @@ def _print_trial(study, trial) -> None:
     type=int,
     default=3,
     show_default=True,
-    help="Retries of a trial whose worker died.",
+    help="Retries of a trial whose worker died (0: none).",
 )
 @click.option(
     "--out", type=click.Path(file_okay=False), default="search-results", show_default=True
@@ -144,15 +154,21 @@ def search(
     Start the same command on every machine with a shared --storage to
     spread a study; run it once more with --n-trials 0 to write the report.
     Outputs in OUT: best_config.json (for nndl train --config),
-    best_model.json, trials.csv, report.json and the plots.
+    best_model.json, trials.csv, report.json and the plots. If a worker
+    process dies, the others finish, its trial is failed and retried, the
+    report is written, and the exit status is 3.
     """
-    from ..search import SearchSpace, dashboard_command, run_search
+    from ..search import SearchSpace, WorkerDiedError, dashboard_command, make_storage, run_search
 
     space = SearchSpace.from_file(space_file)
     if tensorboard:
         from ..callbacks import TensorBoard
 
         TensorBoard(tensorboard)  # without tensorboardX: refused before the data is loaded
+    if max_retry < 0:
+        raise click.BadParameter("must be >= 0", param_hint="--max-retry")
+    # A storage that cannot be opened is refused before the data is loaded.
+    make_storage(storage, heartbeat_interval=heartbeat, grace_period=grace, max_retry=max_retry)
     train, validation, test, _, info = load_reduced_data(
         dataset, data_dir, classes, train_size, validation_size, data_seed
     )
@@ -163,29 +179,33 @@ def search(
     command = dashboard_command(storage)
     if command:
         click.echo(f"watch it live: {command}")
-    result = run_search(
-        space,
-        train,
-        validation,
-        test=test,
-        study_name=study_name,
-        storage=storage,
-        n_trials=n_trials,
-        sampler=sampler,
-        workers=workers,
-        seed=seed,
-        timeout=timeout,
-        pruning=pruning,
-        out=out,
-        report=report,
-        heartbeat_interval=heartbeat,
-        grace_period=grace,
-        max_retry=max_retry,
-        verbose=False,
-        study_callbacks=[_print_trial],
-        data=info,
-        tensorboard=tensorboard,
-    )
+    died = None
+    try:
+        result = run_search(
+            space,
+            train,
+            validation,
+            test=test,
+            study_name=study_name,
+            storage=storage,
+            n_trials=n_trials,
+            sampler=sampler,
+            workers=workers,
+            seed=seed,
+            timeout=timeout,
+            pruning=pruning,
+            out=out,
+            report=report,
+            heartbeat_interval=heartbeat,
+            grace_period=grace,
+            max_retry=max_retry,
+            verbose=False,
+            study_callbacks=[_print_trial],
+            data=info,
+            tensorboard=tensorboard,
+        )
+    except WorkerDiedError as exc:
+        died, result = exc, exc.result
     if info is None:
         click.echo(
             "note: best_config.json has no data section: nndl train cannot repeat --classes "
@@ -194,5 +214,7 @@ def search(
     click.echo(result.summary())
     for name, path in result.files.items():
         click.echo(f"  {name}: {path}")
+    if died is not None:
+        raise WorkerDied(str(died))
     if report and result.best_value is None:
         raise click.ClickException("no trial completed: see the errors above")

@@ -42,7 +42,14 @@ one machine. A database URL (``postgresql://user@host/db``,
 the same command (``nndl search --study NAME --storage URL``). Database
 workers send a heartbeat: the trial of a worker that was killed is marked
 failed after ``grace_period`` seconds and retried up to ``max_retry`` times.
-SQLite URLs work for one process only (a warning is given otherwise).
+The local workers of :func:`run_search` are also watched by the process that
+started them, on any storage (a journal file has no heartbeat): the trial of
+one that dies is marked failed and retried at once, the others run on, a new
+worker takes over its remaining trials, and :class:`WorkerDiedError` is
+raised once the report is written. A journal file's lock left by a killed
+worker is freed at once (:mod:`~nndl.search.journal`). SQLite URLs
+work for one process only (a warning is given otherwise). Any other storage
+is refused with one line listing the forms above (:data:`STORAGE_FORMS`).
 
 Watch a study live with optuna-dashboard (``pip install optuna-dashboard``)::
 
@@ -54,8 +61,11 @@ guard in a script, since they are started with the "spawn" method.
 The package, one module per concern: :mod:`~nndl.search.space` (the options
 and their distributions), :mod:`~nndl.search.objective` (training one trial),
 :mod:`~nndl.search.storage` (storages, samplers, studies and workers),
-:mod:`~nndl.search.report` (the best trial, the test set, the files) and
-:mod:`~nndl.search.runner` (:func:`run_search`, all of it from one call).
+:mod:`~nndl.search.report` (the best trial, the test set, the files),
+:mod:`~nndl.search.journal` (the journal file and its lock),
+:mod:`~nndl.search.workers` (local worker processes, and the trials of one
+that died) and :mod:`~nndl.search.runner` (:func:`run_search`, all of it
+from one call).
 """
 
 from .objective import METRIC, Objective, PruningCallback, train_with_options
@@ -64,22 +74,26 @@ from .runner import run_search
 from .space import OPTIONS, ParamSpec, SearchSpace, best_config, build_configs
 from .storage import (
     SAMPLERS,
+    STORAGE_FORMS,
     create_study,
     dashboard_command,
     make_sampler,
     make_storage,
     run_worker,
 )
+from .workers import WorkerDiedError
 
 __all__ = [
     "METRIC",
     "OPTIONS",
     "SAMPLERS",
+    "STORAGE_FORMS",
     "Objective",
     "ParamSpec",
     "PruningCallback",
     "SearchResult",
     "SearchSpace",
+    "WorkerDiedError",
     "best_config",
     "build_configs",
     "create_study",

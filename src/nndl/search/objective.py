@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -47,6 +49,15 @@ class PruningCallback(Callback):
 
     def __repr__(self) -> str:
         return f"PruningCallback(monitor={self.monitor!r}, prune={self.prune})"
+
+
+def worker_name() -> str:
+    """This process as each trial records it (user attribute ``worker``): ``host:pid``.
+
+    A search that sees one of its worker processes die fails the trials
+    still RUNNING under that worker's name (:mod:`nndl.search.workers`).
+    """
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def _checked_xy(data, name: str):
@@ -98,7 +109,8 @@ class Objective:
     with the validation accuracy reported (and pruned on) after each epoch,
     and returns the final validation accuracy. A trial that diverges, raises
     or produces nan records the reason in its ``error`` user attribute and
-    fails alone: the worker goes on with the next trial.
+    fails alone: the worker goes on with the next trial. Each trial records
+    the process that runs it (user attribute ``worker``, ``host:pid``).
     With ``tensorboard`` (a folder), each trial writes TensorBoard event files
     to ``tensorboard/trial-NNNN`` (:class:`~nndl.callbacks.TensorBoard`).
     """
@@ -120,6 +132,7 @@ class Objective:
         return [TensorBoard(logdir, hparams={"search.trial": trial.number})]
 
     def __call__(self, trial) -> float:
+        trial.set_user_attr("worker", worker_name())
         options = self.space.suggest(trial)
         trial.set_user_attr("options", json.loads(json.dumps(options)))
         try:

@@ -28,6 +28,7 @@ class SearchResult:
     ``best_value`` is the best trial's validation accuracy as found during the
     search and ``retrained_val_accuracy`` the same configuration re-trained
     (equal, by determinism). ``test_accuracy`` is the test set's only use.
+    ``dead_workers`` has one line for each worker process that died.
     """
 
     study_name: str
@@ -42,6 +43,7 @@ class SearchResult:
     files: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     dashboard: str | None = None
+    dead_workers: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return json.loads(json.dumps(asdict(self), default=str))
@@ -181,6 +183,7 @@ def report_search(
     storage=None,
     plots: bool = True,
     data: dict | None = None,
+    dead_workers=(),
 ) -> SearchResult:
     """Summarize a finished study; re-train its best trial; touch the test set once.
 
@@ -191,7 +194,8 @@ def report_search(
     ``best_config.json`` (the configuration ``nndl train --config`` accepts),
     ``best_model.json``, ``trials.csv``, ``report.json`` and the plots.
     ``data`` is the data section of the configuration (``dataset``,
-    ``train_size``, ...), recorded in ``best_config.json``.
+    ``train_size``, ...), recorded in ``best_config.json``; ``dead_workers``
+    one line for each worker process that died during the search.
     """
     space = SearchSpace.from_dict(space)
     Xtr, ytr = _checked_xy(train, "train")
@@ -201,6 +205,7 @@ def report_search(
         storage=None if storage is None else os.fspath(storage),
         counts=_trial_state_counts(study),
         dashboard=dashboard_command(storage),
+        dead_workers=list(dead_workers),
     )
     out = Path(out) if out is not None else None
     complete = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]

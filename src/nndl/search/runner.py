@@ -3,7 +3,6 @@ trials on one or several local worker processes, then report."""
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import warnings
 from pathlib import Path
@@ -14,14 +13,13 @@ from .space import SearchSpace
 from .storage import (
     _make_pruner,
     _optuna_verbosity,
-    _thread_limits,
-    _worker_main,
     create_study,
     dashboard_command,
     make_sampler,
     make_storage,
     run_worker,
 )
+from .workers import WorkerDiedError, run_worker_processes
 
 
 def _trials_per_worker(n_trials: int | None, workers: int) -> list[int | None]:
@@ -69,6 +67,12 @@ def run_search(
     data section of the written configuration. With ``tensorboard`` (a
     folder) each trial writes TensorBoard event files to
     ``tensorboard/trial-NNNN``.
+
+    A worker process that dies (killed, out of memory) does not stop the
+    others: its running trial is marked failed and queued again up to
+    ``max_retry`` times (:mod:`nndl.search.workers`), and the search ends
+    as usual, report included, before :class:`WorkerDiedError` is raised
+    with the result in its ``result`` attribute.
 
     Returns
     -------
@@ -135,6 +139,7 @@ def run_search(
             tensorboard=tensorboard,
         )
         trials_per_worker = _trials_per_worker(n_trials, workers)
+        deaths = []
         if workers == 1:
             # In memory the study object itself must be shared: pass the storage object.
             run_worker(
@@ -145,44 +150,43 @@ def run_search(
                 study_callbacks=study_callbacks,
             )
         else:
-            spawn = multiprocessing.get_context("spawn")
-            procs = []
-            storage_arg = os.fspath(storage)
-            with _thread_limits(max(1, (os.cpu_count() or 1) // workers)):
-                for i in range(workers):
-                    one_worker_kwargs = dict(
+            deaths = run_worker_processes(
+                study,
+                [
+                    dict(
                         worker_kwargs,
-                        storage=storage_arg,
+                        storage=os.fspath(storage),
                         n_trials=trials_per_worker[i],
                         seed=None if seed is None else seed + i,
                         study_callbacks=study_callbacks,
                     )
-                    p = spawn.Process(
-                        target=_worker_main, args=(one_worker_kwargs,), name=f"nndl-search-{i}"
-                    )
-                    p.start()
-                    procs.append(p)
-            for p in procs:
-                p.join()
-            bad = [f"{p.name} exited with code {p.exitcode}" for p in procs if p.exitcode != 0]
-            if bad:
-                raise RuntimeError("search workers failed: " + "; ".join(bad))
+                    for i in range(workers)
+                ],
+                max_retry=max_retry,
+                timeout=timeout,
+            )
             study = optuna.load_study(study_name=study_name, storage=make_storage(storage))
         if not report:
-            return SearchResult(
+            result = SearchResult(
                 study_name=study_name,
                 storage=None if storage is None else os.fspath(storage),
                 counts=_trial_state_counts(study),
                 dashboard=dashboard_command(storage),
+                dead_workers=[d.describe() for d in deaths],
             )
-        return report_search(
-            study,
-            space,
-            train,
-            validation,
-            test=test,
-            out=out,
-            storage=storage,
-            plots=plots,
-            data=data,
-        )
+        else:
+            result = report_search(
+                study,
+                space,
+                train,
+                validation,
+                test=test,
+                out=out,
+                storage=storage,
+                plots=plots,
+                data=data,
+                dead_workers=[d.describe() for d in deaths],
+            )
+        if deaths:
+            raise WorkerDiedError(deaths, result)
+        return result

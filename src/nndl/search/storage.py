@@ -13,6 +13,7 @@ import time
 import warnings
 from pathlib import Path
 
+from .journal import journal_storage, make_folder
 from .objective import METRIC, Objective
 from .space import SearchSpace
 
@@ -20,9 +21,64 @@ from .space import SearchSpace
 SAMPLERS = ("grid", "random", "tpe", "gp")
 
 
+#: The storage locations accepted, as error messages list them.
+STORAGE_FORMS = (
+    "a journal file path (study.journal) or a database URL: postgresql://user@host/db, "
+    "mysql+pymysql://user@host/db or sqlite:///path/to/study.db"
+)
+
+#: How to install each database driver (SQLAlchemy's driver names).
+_DRIVER_INSTALL = {
+    "psycopg": 'pip install "psycopg[binary]" (or nndl\'s extra: pip install "nndl[postgres]")',
+    "psycopg2": "pip install psycopg2-binary, or write postgresql:// to use psycopg 3",
+    "mysqldb": "pip install mysqlclient, or write mysql+pymysql:// after pip install pymysql",
+    "pymysql": "pip install pymysql",
+}
+
+
 def _is_database_url(storage: str) -> bool:
     """A database URL (``postgresql://...``), as opposed to a journal file path."""
     return "://" in storage
+
+
+def _database_url(text: str):
+    """``text`` parsed as a SQLAlchemy URL whose database and driver are there, or a one-line error.
+
+    Returns the URL and how to show it (password hidden). A SQLite file's
+    folder is created, as a journal file's is.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise ValueError(f"storage {text!r} is not a database URL; give {STORAGE_FORMS}") from None
+    shown = url.render_as_string(hide_password=True) if url.password else text
+    try:
+        dialect = url.get_dialect()
+    except NoSuchModuleError:
+        raise ValueError(
+            f"storage {shown!r}: unknown database {url.drivername!r}; give {STORAGE_FORMS}"
+        ) from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:
+        how = _DRIVER_INSTALL.get(dialect.driver, f"install the Python package of {dialect.driver}")
+        raise ImportError(
+            f"storage {shown!r} needs the database driver {dialect.driver!r}, which is not "
+            f"installed ({exc}): {how}"
+        ) from None
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        folder = Path(url.database).parent
+        try:
+            make_folder(folder)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            raise OSError(
+                f"storage {shown!r}: cannot create its folder {folder}: {reason}"
+            ) from None
+    return url, shown
 
 
 def make_storage(
@@ -44,6 +100,13 @@ def make_storage(
         2 * heartbeat_interval) is marked failed and retried up to
         ``max_retry`` times. Anything else is a journal file path (optionally
         prefixed ``journal:``), created if missing.
+
+    A location that cannot be used is refused with one line: an unknown
+    database or a URL that does not parse (ValueError, listing
+    :data:`STORAGE_FORMS`), a database driver that is not installed
+    (ImportError, saying what to install), a server that cannot be reached
+    (ConnectionError), a journal file or SQLite folder that cannot be
+    written (OSError).
     """
     import optuna
 
@@ -55,16 +118,13 @@ def make_storage(
     if not text.strip():
         raise ValueError("storage is empty: give a journal file path or a database URL")
     if not _is_database_url(text):
-        path = text[len("journal:") :] if text.startswith("journal:") else text
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            from optuna.storages.journal import JournalFileBackend as _Backend
-        except ImportError:  # Optuna < 4.0
-            from optuna.storages import JournalFileStorage as _Backend
-        return optuna.storages.JournalStorage(_Backend(path))
+        return journal_storage(text[len("journal:") :] if text.startswith("journal:") else text)
     import inspect
 
     from optuna.exceptions import ExperimentalWarning
+    from sqlalchemy.exc import SQLAlchemyError
+
+    _, shown = _database_url(text)
 
     heartbeat_interval = int(heartbeat_interval)
     grace = int(grace_period) if grace_period is not None else 2 * heartbeat_interval
@@ -81,13 +141,19 @@ def make_storage(
                 )
             }
         engine_kwargs = {} if text.startswith("sqlite") else {"pool_pre_ping": True}
-        return optuna.storages.RDBStorage(
-            text,
-            engine_kwargs=engine_kwargs,
-            heartbeat_interval=heartbeat_interval,
-            grace_period=grace,
-            **retry,
-        )
+        try:
+            return optuna.storages.RDBStorage(
+                text,
+                engine_kwargs=engine_kwargs,
+                heartbeat_interval=heartbeat_interval,
+                grace_period=grace,
+                **retry,
+            )
+        except SQLAlchemyError as exc:
+            # The driver's own message (connection refused, no such database,
+            # authentication failed), without SQLAlchemy's statement and link.
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise ConnectionError(f"cannot open storage {shown!r}: {reason}") from None
 
 
 def make_sampler(name: str, space: SearchSpace, seed: int | None = None):
@@ -232,7 +298,8 @@ def run_worker(
 
     Every exception inside a trial fails that trial only (``catch``); a
     killed worker's trial is failed and retried by the storage's heartbeat
-    (database storages).
+    (database storages), or at once by the process that started the worker
+    (:func:`~nndl.search.run_search`, any storage).
     """
     with _optuna_verbosity(verbose):
         space = SearchSpace.from_dict(space)
