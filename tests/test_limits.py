@@ -264,6 +264,15 @@ def _zip_bomb(path, elements: int):
     return path
 
 
+def _claim_sizes(path, size: int):
+    """Make the archive's directory claim ``size`` bytes for its last member."""
+    raw = bytearray(path.read_bytes())
+    entry = raw.rfind(b"PK\x01\x02")  # the last central directory entry
+    raw[entry + 20 : entry + 28] = size.to_bytes(4, "little") * 2  # compressed, uncompressed
+    path.write_bytes(bytes(raw))
+    return path
+
+
 HAND_MADE = {
     "deep metadata": (
         lambda p: _archive(p, {"__meta__.npy": _meta("[" * 100_000 + "]" * 100_000)}),
@@ -293,6 +302,14 @@ HAND_MADE = {
             },
         ),
         "does not hold the 100,000,000 elements its header declares",
+    ),
+    "metadata of 10^10 bytes": (
+        lambda p: _archive(p, {"__meta__.npy": _npy_header([10**10], "|u1") + b"{}"}),
+        "its metadata declares 10,000,000,000 elements, over the cap of 268,435,456",
+    ),
+    "members larger than the file": (
+        lambda p: _claim_sizes(_archive(p, {"__meta__.npy": _meta(_doc({}, {}))}), 2**31),
+        "its members claim more bytes than the file holds",
     ),
     "an empty arrays list": (
         lambda p: _archive(p, {"__meta__.npy": _meta(_doc([], {}))}),

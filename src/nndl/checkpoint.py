@@ -208,9 +208,10 @@ def _members(z: zipfile.ZipFile, size: int, path) -> dict[str, zipfile.ZipInfo]:
     return members
 
 
-def _open_array(z: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, path, max_elements: int):
+def _open_array(z: zipfile.ZipFile, info: zipfile.ZipInfo, what: str, path, max_elements: int):
     """Read an .npy member's header; return (shape, dtype) after checking them against
-    ``max_elements`` and the member's size, so that reading allocates what the file holds."""
+    ``max_elements`` and the member's size, so that reading allocates what the file holds.
+    ``what`` names the member in messages."""
     with z.open(info) as fh:
         version = npformat.read_magic(fh)
         if version == (1, 0):
@@ -218,17 +219,15 @@ def _open_array(z: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, path, max_
         elif version == (2, 0):
             shape, _, dtype = npformat.read_array_header_2_0(fh)
         else:
-            raise _bad(path, f"array {name!r} has an unknown .npy version {version}")
+            raise _bad(path, f"{what} has an unknown .npy version {version}")
         header = fh.tell()
     if dtype.hasobject:
-        raise _bad(path, f"array {name!r} holds Python objects, which nndl never stores")
+        raise _bad(path, f"{what} holds Python objects, which nndl never stores")
     count = math.prod(shape)
     if count > max_elements:
-        raise _bad(
-            path, f"array {name!r} declares {count:,} elements, over the cap of {max_elements:,}"
-        )
+        raise _bad(path, f"{what} declares {count:,} elements, over the cap of {max_elements:,}")
     if info.file_size != header + count * dtype.itemsize:
-        raise _bad(path, f"array {name!r} does not hold the {count:,} elements its header declares")
+        raise _bad(path, f"{what} does not hold the {count:,} elements its header declares")
     return tuple(shape), dtype
 
 
@@ -242,7 +241,7 @@ def _read_meta(z: zipfile.ZipFile, members: dict, path) -> dict:
     if _META not in members:
         raise _bad(path, "it has no metadata (not written by nndl, or partial)")
     info = members[_META]
-    shape, dtype = _open_array(z, info, _META, path, MAX_CHECKPOINT_META_BYTES)
+    shape, dtype = _open_array(z, info, "its metadata", path, MAX_CHECKPOINT_META_BYTES)
     if dtype != np.uint8 or len(shape) != 1:
         raise _bad(path, "its metadata is not a byte string (corrupted)")
     text = _load_member(z, info).tobytes().decode("utf-8")
@@ -288,7 +287,7 @@ def _read_array(z: zipfile.ZipFile, members: dict, name: str, info: dict, path) 
     if name == _META or name not in members:
         raise _bad(path, f"array {short_repr(name)} is missing (the file is partial)")
     member = members[name]
-    shape, dtype = _open_array(z, member, name, path, MAX_PARAMS)
+    shape, dtype = _open_array(z, member, f"array {name!r}", path, MAX_PARAMS)
     if list(shape) != info["shape"] or dtype.str != info["dtype"]:
         raise _bad(path, f"array {name!r} does not match its recorded shape or dtype")
     a = _load_member(z, member)
