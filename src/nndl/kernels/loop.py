@@ -41,6 +41,10 @@ SIGMOID, TANH, RELU, LINEAR, SOFTMAX = 0, 1, 2, 3, 4
 QUADRATIC, CROSS_ENTROPY, LOG_LIKELIHOOD = 0, 1, 2
 SGD, MOMENTUM, NESTEROV = 0, 1, 2
 
+# The runs of ``matrices``, each one matrix per layer (see train_batches).
+WEIGHTS, VELOCITIES, GRADIENTS, OUTS, INPUTS, DELTAS = range(6)
+MATRICES = ("weights", "velocities", "gradients", "outs", "inputs", "deltas")
+
 # Slots of ``coef``, the scalars in the network's dtype.
 ZERO, ONE, DECAY, SGD_L1, L2_N, L1_N, MU, ETA, EXP_FLOOR, STEP = range(10)
 N_COEF = 10
@@ -282,43 +286,42 @@ def train_batches(
     first,
     stop,
     m,
-    weights,
-    biases,
-    velocities_w,
-    velocities_b,
-    grads_w,
+    eta,
+    matrices,
+    vectors,
     act_codes,
     cost_code,
     optimizer_code,
     has_l2,
     has_l1,
-    eta,
     coef,
     drop_p,
     keep_scale,
     uniforms,
     mask_offsets,
     xb,
-    outs,
-    inputs,
-    deltas,
     blas_ints,
     blas_scalars,
 ):
     """Train mini-batches ``first`` to ``stop - 1`` of the epoch's ``order``, in place.
 
-    ``weights``, ``biases``: the network's parameters (tuples, one per layer);
-    ``velocities_*``, ``grads_w``: the optimizer's velocities and a gradient
-    buffer (unused by SGD, which may pass the weights). ``outs[l]`` holds
-    layer l's pre-activations, then its activations; ``inputs[l]`` the input
-    of layer l + 1 (``outs[l]`` itself without dropout); ``deltas[l]`` its
-    output error. ``uniforms[t - first]`` holds mini-batch t's uniforms for
-    the dropout masks, hidden layer after hidden layer. Returns -1, or the
+    ``matrices`` holds six runs of one matrix per layer (numbered by
+    :data:`MATRICES`): the weights, the optimizer's velocities, a gradient
+    buffer (both unused by SGD, which may repeat the weights), each layer's
+    pre-activations then activations (``OUTS``), the input of the next layer
+    (``INPUTS``: the activations themselves without dropout) and each
+    layer's output error; ``vectors`` the biases then their velocities.
+    One typed list of each keeps the call cheap. ``uniforms[t - first]``
+    holds mini-batch t's uniforms for the dropout masks, hidden layer after
+    hidden layer. Returns -1, or the
     first mini-batch whose pre-activations were not finite (the run
     diverged; that mini-batch's update is not applied).
     """
     n = X.shape[0]
-    n_layers = len(weights)
+    n_layers = len(vectors) // 2
+    # Where each run of matrices starts.
+    vel_at, grad_at = VELOCITIES * n_layers, GRADIENTS * n_layers
+    out_at, in_at, delta_at = OUTS * n_layers, INPUTS * n_layers, DELTAS * n_layers
     zero = coef[ZERO]
     one = coef[ONE]
     nesterov = optimizer_code == NESTEROV
@@ -330,13 +333,13 @@ def train_batches(
         if nesterov and coef[MU] != 0:  # Nesterov.before_gradient
             mu = coef[MU]
             for l in range(n_layers):
-                w = weights[l]
-                v = velocities_w[l]
+                w = matrices[l]
+                v = matrices[vel_at + l]
                 for j in range(w.shape[0]):
                     for i in range(w.shape[1]):
                         w[j, i] += mu * v[j, i]
-                bl = biases[l]
-                vl = velocities_b[l]
+                bl = vectors[l]
+                vl = vectors[n_layers + l]
                 for j in range(bl.shape[0]):
                     bl[j] += mu * vl[j]
 
@@ -344,16 +347,16 @@ def train_batches(
         u = uniforms[min(t - first, uniforms.shape[0] - 1)]  # one dummy row without dropout
         offset = 0
         for l in range(n_layers):
-            inp = xb if l == 0 else inputs[l - 1]
-            z = outs[l]
-            dense(weights[l], biases[l], inp, z, mb, coef, blas_ints, blas_scalars)
+            inp = xb if l == 0 else matrices[in_at + l - 1]
+            z = matrices[out_at + l]
+            dense(matrices[l], vectors[l], inp, z, mb, coef, blas_ints, blas_scalars)
             if not all_finite(z, mb):
                 return t
             if l < n_layers - 1:
                 activate_hidden(z, mb, act_codes[l])
                 p = drop_p[l]
                 if p > 0:
-                    a = inputs[l]
+                    a = matrices[in_at + l]
                     scale = keep_scale[l]
                     width = z.shape[1]
                     mask_offsets[l] = offset
@@ -367,17 +370,25 @@ def train_batches(
         coef[STEP] = (eta if optimizer_code == SGD else 1.0) / mb
         last = n_layers - 1
         output_delta(
-            outs[last], deltas[last], Y, order, start, mb, act_codes[last], cost_code, coef
+            matrices[out_at + last],
+            matrices[delta_at + last],
+            Y,
+            order,
+            start,
+            mb,
+            act_codes[last],
+            cost_code,
+            coef,
         )
 
         # Backward, updating each layer once its error has been passed down.
         for l in range(last, -1, -1):
-            w = weights[l]
-            d = deltas[l]
-            inp = xb if l == 0 else inputs[l - 1]
+            w = matrices[l]
+            d = matrices[delta_at + l]
+            inp = xb if l == 0 else matrices[in_at + l - 1]
             if l > 0:
-                below = deltas[l - 1]
-                h = outs[l - 1]
+                below = matrices[delta_at + l - 1]
+                h = matrices[out_at + l - 1]
                 width = h.shape[1]
                 gemm(False, False, mb, width, w.shape[0], 1.0, d, w, 0.0, below, blas_ints,
                      blas_scalars)  # fmt: skip
@@ -393,14 +404,14 @@ def train_batches(
                             x = x * (scale if keep else zero)
                         below[k, j] = x
             if optimizer_code == SGD:
-                sgd_update(w, biases[l], d, inp, mb, has_l2, has_l1, coef, blas_ints, blas_scalars)
+                sgd_update(w, vectors[l], d, inp, mb, has_l2, has_l1, coef, blas_ints, blas_scalars)
             else:
                 momentum_update(
                     w,
-                    biases[l],
-                    velocities_w[l],
-                    velocities_b[l],
-                    grads_w[l],
+                    vectors[l],
+                    matrices[vel_at + l],
+                    vectors[n_layers + l],
+                    matrices[grad_at + l],
                     d,
                     inp,
                     mb,

@@ -64,45 +64,49 @@ class CompiledLoop:
             np.zeros_like(out) if p > 0 else out for out, p in zip(outs[:-1], dropout, strict=True)
         ]
         inputs.append(outs[-1])  # the output layer's is never read
-        self.outs, self.inputs = List(outs), List(inputs)
-        self.deltas = List([np.zeros((m, s), dtype) for s in sizes[1:]])
+        deltas = [np.zeros((m, s), dtype) for s in sizes[1:]]
+        self.buffers = outs + inputs + deltas  # the last three runs of the loop's matrices
+        self.grads_w = None
+        if self.optimizer_code != loop.SGD:
+            self.grads_w = [np.zeros_like(w) for w in network.weights]
         self.act_codes = np.array(
             [_ACTIVATION_CODES[type(a)] for a in network.activations], dtype=np.int64
         )
         self.cost_code = _COST_CODES[type(network.cost)]
+        self.has_l2, self.has_l1 = L2 in self.regularizers, L1 in self.regularizers
         self.drop_p = np.array([*dropout, 0.0], dtype=np.float64)
         # As Network.sample_dropout_masks: kept units are scaled by 1/(1 - p) in the dtype.
         self.keep_scale = np.array([1.0 / (1.0 - p) for p in self.drop_p], dtype=dtype)
         self.dropout_widths = [s for s, p in zip(sizes[1:-1], dropout, strict=True) if p > 0]
         self.mask_offsets = np.zeros(len(sizes) - 1, dtype=np.int64)
         self.coef = np.zeros(loop.N_COEF, dtype=dtype)
+        self.coef[loop.ONE] = 1.0
+        self.coef[loop.EXP_FLOOR] = _exp_floor(dtype)
+        self._coef_for: tuple | None = None
         self.blas_ints = np.zeros(8, dtype=np.int32)
         self.blas_scalars = np.zeros(2, dtype=dtype)
-        self.grads_w = None
-        if self.optimizer_code != loop.SGD:
-            self.grads_w = List([np.zeros_like(w) for w in network.weights])
         self._uniforms = np.zeros((1, 1))
-        # Numba's typed lists of the live parameters and velocities, rebuilt
-        # only when the arrays themselves change (Network.initialize, a
-        # checkpoint's velocities).
-        self._params: list = []
-        self._params_typed: tuple = ()
+        # The loop's typed lists, rebuilt only when the parameter or velocity
+        # arrays themselves change (Network.initialize, a checkpoint loaded).
+        self._arrays: list = []
+        self._matrices = self._vectors = None
 
     def _coefficients(self, eta: float, n: int) -> None:
         """The scalars of the update, rounded to the dtype as NumPy rounds them."""
+        mu = 0.0 if self.optimizer_code == loop.SGD else self.optimizer.mu
+        if self._coef_for == (eta, n, mu):
+            return
+        self._coef_for = (eta, n, mu)
         l2 = self.regularizers.get(L2, 0.0)
         l1 = self.regularizers.get(L1, 0.0)
         c = self.coef
-        c[loop.ZERO] = 0.0
-        c[loop.ONE] = 1.0
-        c[loop.EXP_FLOOR] = _exp_floor(c.dtype)
         # SGD.update: L2.sgd_decay and L1.sgd_decay.
         c[loop.DECAY] = 1.0 - eta * l2 / n if l2 else 1.0
         c[loop.SGD_L1] = eta * l1 / n if l1 else 0.0
         # Optimizer.update: add_gradient of each penalty, then Momentum.step.
         c[loop.L2_N] = l2 / n if l2 else 0.0
         c[loop.L1_N] = l1 / n if l1 else 0.0
-        c[loop.MU] = 0.0 if self.optimizer_code == loop.SGD else self.optimizer.mu
+        c[loop.MU] = mu
         c[loop.ETA] = eta
 
     def _velocities(self):
@@ -159,23 +163,20 @@ class CompiledLoop:
         arrays = net.params()
         if self.optimizer_code != loop.SGD:
             arrays += self._velocities()
-        if len(arrays) != len(self._params) or any(
-            a is not b for a, b in zip(arrays, self._params, strict=False)
+        if len(arrays) != len(self._arrays) or any(
+            a is not b for a, b in zip(arrays, self._arrays, strict=False)
         ):
-            self._params = arrays
-            n_params = len(net.weights) * 2
+            self._arrays = arrays
+            n_params = 2 * len(net.weights)
             params, velocities = arrays[:n_params], arrays[n_params:]
-            self._params_typed = (
-                List(params[0::2]),
-                List(params[1::2]),
-                *((List(velocities[0::2]), List(velocities[1::2])) if velocities else ()),
-            )
-        weights, biases = self._params_typed[:2]
-        if self.optimizer_code == loop.SGD:
-            vel_w, vel_b, grads_w = weights, biases, weights  # unused by SGD
-        else:
-            vel_w, vel_b = self._params_typed[2:]
-            grads_w = self.grads_w
+            weights, biases = params[0::2], params[1::2]
+            if self.optimizer_code == loop.SGD:  # no velocities or gradients: placeholders
+                matrices, vectors = weights * 3, biases * 2
+            else:
+                matrices = weights + velocities[0::2] + self.grads_w
+                vectors = biases + velocities[1::2]
+            self._matrices = List(matrices + self.buffers)
+            self._vectors = List(vectors)
         uniforms = self._draw_uniforms(rng, first, stop, X.shape[0])
         return loop.train_batches(
             X,
@@ -184,26 +185,20 @@ class CompiledLoop:
             first,
             stop,
             self.m,
-            weights,
-            biases,
-            vel_w,
-            vel_b,
-            grads_w,
+            float(learning_rate),
+            self._matrices,
+            self._vectors,
             self.act_codes,
             self.cost_code,
             self.optimizer_code,
-            L2 in self.regularizers,
-            L1 in self.regularizers,
-            float(learning_rate),
+            self.has_l2,
+            self.has_l1,
             self.coef,
             self.drop_p,
             self.keep_scale,
             uniforms,
             self.mask_offsets,
             self.xb,
-            self.outs,
-            self.inputs,
-            self.deltas,
             self.blas_ints,
             self.blas_scalars,
         )
