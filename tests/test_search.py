@@ -498,6 +498,15 @@ def test_search_command_refuses_a_bad_storage_before_loading_data(tmp_path):
     assert "unknown database 'bogus'" in line
 
 
+def test_an_in_memory_database_is_refused_for_several_workers(digits):
+    train, val, _ = digits
+    for url in ("sqlite://", "sqlite:///", "sqlite:///:memory:"):
+        with pytest.raises(ValueError, match="in-memory database, which worker processes"):
+            run_search(SPACE, train, val, storage=url, workers=2, n_trials=0, report=False)
+    with pytest.raises(ValueError, match="names no journal file"):
+        make_storage("journal:")
+
+
 def test_sqlite_with_several_workers_warns(digits, tmp_path):
     train, val, _ = digits
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"

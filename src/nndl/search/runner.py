@@ -106,6 +106,19 @@ def run_search(
                 "several workers open the storage themselves: give it as a journal file path or "
                 "a database URL, not as a storage object"
             )
+        if (
+            workers > 1
+            and isinstance(storage, str)
+            and storage.rstrip("/")
+            in (
+                "sqlite:",
+                "sqlite:///:memory:",
+            )
+        ):
+            raise ValueError(
+                f"storage {storage!r} is an in-memory database, which worker processes do not "
+                "share: give a journal file or a database file"
+            )
         if workers > 1 and isinstance(storage, str) and storage.startswith("sqlite"):
             warnings.warn(
                 "SQLite does not handle several writers well: with several workers use a journal "

@@ -118,7 +118,10 @@ def make_storage(
     if not text.strip():
         raise ValueError("storage is empty: give a journal file path or a database URL")
     if not _is_database_url(text):
-        return journal_storage(text[len("journal:") :] if text.startswith("journal:") else text)
+        path = text[len("journal:") :] if text.startswith("journal:") else text
+        if not path.strip():
+            raise ValueError(f"storage {text!r} names no journal file; give {STORAGE_FORMS}")
+        return journal_storage(path)
     import inspect
 
     from optuna.exceptions import ExperimentalWarning
