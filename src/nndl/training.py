@@ -494,35 +494,55 @@ class Trainer:
     def interrupt_on_sigint(self, notify=None):
         """While active, Ctrl-C stops training cleanly after the current mini-batch.
 
-        The one Ctrl-C behaviour of nndl (``nndl train`` runs under it): the
-        first SIGINT calls :meth:`request_interrupt`, so the mini-batch under
-        way is finished, a Checkpoint callback saves the run and ``fit``
-        raises :class:`TrainingInterrupted`; ``fit(..., resume_from=path)``
+        :meth:`interrupt_on_signals` for SIGINT alone: the first SIGINT
+        calls :meth:`request_interrupt`, so the mini-batch under way is
+        finished, a Checkpoint callback saves the run and ``fit`` raises
+        :class:`TrainingInterrupted`; ``fit(..., resume_from=path)``
         continues exactly from there. A second SIGINT interrupts at once (a
         plain KeyboardInterrupt). ``notify``, a function of one string, is
-        told of the first SIGINT in one line (the command line prints it on
-        stderr). Outside the main thread, where signal handlers cannot be
-        installed, it changes nothing.
+        told of the first SIGINT in one line. Outside the main thread, where
+        signal handlers cannot be installed, it changes nothing.
         """
         import signal
-        import threading
 
-        if threading.current_thread() is not threading.main_thread():
+        with self.interrupt_on_signals(notify, signals=(signal.SIGINT,)):
             yield self
-            return
+
+    @contextlib.contextmanager
+    def interrupt_on_signals(self, notify=None, signals=None):
+        """While active, a stop signal stops training cleanly after the current mini-batch.
+
+        The one stop behaviour of nndl (``nndl train`` runs under it).
+        ``signals`` defaults to SIGINT (Ctrl-C), SIGTERM and SIGHUP, those
+        the platform has. The first of them calls :meth:`request_interrupt`,
+        as Ctrl-C does under :meth:`interrupt_on_sigint`; a second one (any
+        of them, or one after :meth:`request_interrupt`) interrupts at once
+        with a plain KeyboardInterrupt, which may land in the middle of a
+        mini-batch (then :attr:`can_checkpoint` is False). ``notify``, a
+        function of one string, is told of the first signal in one line.
+        Yields the list of the signal numbers received, first first (the
+        command line exits with 128 plus the first). Outside the main thread
+        nothing changes.
+        """
+        from ._signals import STOP_SIGNALS, signal_name, stop_signal_handler
+
+        received: list[int] = []
 
         def handler(signum, frame):
-            if self._interrupt_requested:
+            received.append(signum)
+            if len(received) > 1 or self._interrupt_requested:
                 raise KeyboardInterrupt
             self.request_interrupt()
-            if notify is not None:
+            if notify is None:
+                return
+            name = signal_name(signum)
+            if name == "SIGINT":
                 notify("stopping after this mini-batch (Ctrl-C again to stop at once)")
+            else:
+                notify(f"{name}: stopping after this mini-batch (a second signal stops at once)")
 
-        previous = signal.signal(signal.SIGINT, handler)
-        try:
-            yield self
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        with stop_signal_handler(handler, STOP_SIGNALS if signals is None else signals):
+            yield received
 
     # ------------------------------------------------------------ checkpoints
     @property

@@ -2,7 +2,9 @@
 
 Expected errors (bad options or files, divergence, failed downloads) end a
 command with one line on stderr and a non-zero exit status;
-``NNDL_DEBUG=1`` shows the traceback instead.
+``NNDL_DEBUG=1`` shows the traceback instead. A command stopped by a signal
+exits as shells report it, with 128 plus the signal's number: 130 for Ctrl-C
+(SIGINT), 143 for SIGTERM, 129 for SIGHUP.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import functools
 
 import click
 
+from .._signals import exit_status
 from ..limits import MAX_MESSAGE_CHARS, clip
 from ..training import DivergenceError
 
@@ -21,10 +24,20 @@ __all__ = [
     "one_line",
     "report_errors",
     "resource_message",
+    "stopped_status",
 ]
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
+
+
+def stopped_status(signals) -> int:
+    """The exit status of a command that these signals (numbers, first first) stopped.
+
+    128 plus the first one's number; :data:`EXIT_INTERRUPTED` when there is
+    none (a KeyboardInterrupt raised by code, not by a signal).
+    """
+    return exit_status(signals[0]) if signals else EXIT_INTERRUPTED
 
 
 def expected_errors() -> tuple[type[BaseException], ...]:

@@ -16,10 +16,13 @@ callbacks (:data:`CALLBACK_FACTORIES`), trains, and writes its files.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
 import os
+import signal
+import stat
 import sys
 import tempfile
 import time
@@ -31,7 +34,13 @@ from typing import Any
 import click
 import numpy as np
 
-from .._io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from .._io import (
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    remove_stale_temp_files,
+)
+from .._signals import signal_name, signals_held
 from .._version import __version__
 from ..callbacks import (
     MONITOR_KEYS,
@@ -45,7 +54,7 @@ from ..config import to_toml, write_config
 from ..limits import check_network_size, short_repr
 from ..network import Network
 from ..training import TrainConfig, Trainer, TrainingInterrupted, weight_decay_growth
-from .errors import EXIT_INTERRUPTED
+from .errors import stopped_status
 from .run_config import layer_from_options, resolve_run_config, settings_options
 
 __all__ = [
@@ -266,13 +275,102 @@ def percent(x: float) -> str:
     return f"{100.0 * x:.2f}%"
 
 
-def _where_stopped(trainer: Trainer, exc: TrainingInterrupted) -> tuple[int, int]:
-    """(epoch, last mini-batch trained) of an interrupted run, both counted from 0."""
-    if exc.next_batch > 0:
-        return exc.epoch, exc.next_batch - 1
+def _where_stopped(trainer: Trainer, exc: KeyboardInterrupt) -> dict[str, Any]:
+    """Where an interrupted run stopped: its epoch and last mini-batch trained, from 0.
+
+    A second signal stops at once, maybe in the middle of a mini-batch, whose
+    update may then be partly applied: ``partial_mini_batch`` says so, with
+    no mini-batch.
+    """
+    if isinstance(exc, TrainingInterrupted):
+        epoch, next_batch = exc.epoch, exc.next_batch
+    elif trainer.can_checkpoint:  # stopped at once, but after a whole mini-batch
+        position = trainer.state_dict()["position"]
+        epoch = trainer.epoch if position else trainer.epoch + 1
+        next_batch = position["next_batch"] if position else 0
+    elif trainer.completed_epochs == trainer.epoch:  # in the epoch's mini-batches
+        return {"epoch": trainer.epoch, "partial_mini_batch": True}
+    else:  # after the epoch's mini-batches, in its monitoring or callbacks
+        epoch, next_batch = trainer.epoch + 1, 0
+    if next_batch > 0:
+        return {"epoch": epoch, "after_batch": next_batch - 1}
     # Stopped between epochs: after the last mini-batch of the epoch before.
     X = (trainer.epoch_train_data or trainer.train_data)[0]
-    return exc.epoch - 1, -(-X.shape[0] // trainer.config.mini_batch_size) - 1
+    return {"epoch": epoch - 1, "after_batch": -(-X.shape[0] // trainer.config.mini_batch_size) - 1}
+
+
+#: 128 + SIGPIPE is the exit status of a run whose stdout pipe closed.
+SIGPIPE = getattr(signal, "SIGPIPE", 13)
+
+
+class _EpochLines(io.TextIOBase):
+    """The per-epoch lines of ``nndl train``, on stdout, until its reader goes.
+
+    A closed pipe (``nndl train | head``) means SIGPIPE, which Python turns
+    into BrokenPipeError: instead of losing the run to it, stdout then goes
+    to /dev/null and ``closed_pipe()`` is called (the run stops after the
+    mini-batch and saves its files, as on SIGTERM).
+    """
+
+    def __init__(self, closed_pipe):
+        self._closed_pipe = closed_pipe
+        self._gone = False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                sys.stdout.write(text)
+            except BrokenPipeError:
+                self._reader_gone()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                sys.stdout.flush()
+            except BrokenPipeError:
+                self._reader_gone()
+
+    def isatty(self) -> bool:
+        return not self._gone and sys.stdout.isatty()
+
+    def _reader_gone(self) -> None:
+        self._gone = True
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+        self._closed_pipe()
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+def _say(message: str, quiet: bool = False) -> None:
+    """A notice on stderr (none when ``quiet``) that cannot stop a run from saving.
+
+    After a hangup (SIGHUP: the terminal closed) every write to the
+    terminal fails; its standard streams then go to /dev/null, so that the
+    run still writes its files and exits with its status.
+    """
+    for fd in (1, 2):
+        try:
+            dead = stat.S_ISCHR(os.fstat(fd).st_mode) and not os.isatty(fd)
+        except OSError:
+            continue
+        if dead:  # a terminal hung up (or /dev/null already)
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, fd)
+            os.close(null)
+    if quiet:
+        return
+    # RuntimeError: a signal's notice came while the stream was being written
+    # (a reentrant call); the notice is lost, the run goes on.
+    with contextlib.suppress(OSError, RuntimeError):
+        click.echo(message, err=True)
 
 
 # -------------------------------------------------------------- run outputs
@@ -523,7 +621,8 @@ def train(config_file, out, test, plot, resume_from, overwrite, print_config, qu
     97.92% on the validation data). Ctrl-C stops after the current
     mini-batch and saves what there is, with a checkpoint that
     `nndl train --resume OUT/checkpoint.npz` continues exactly (exit status
-    130); a second Ctrl-C stops at once.
+    130; SIGTERM and SIGHUP the same, 143 and 129); a second one stops at
+    once and still saves the model.
     """
     if resume_from is not None:
         resume_from = Path(resume_from)
@@ -553,6 +652,7 @@ def train(config_file, out, test, plot, resume_from, overwrite, print_config, qu
     out = Path(out) if out else _default_out()
     same_run = resume_from is not None and resume_from.parent.resolve() == out.resolve()
     check_out_folder(out, cfg, overwrite, same_run)
+    remove_stale_temp_files(out)  # those of writers killed outright in an earlier run
     splits = _load_data(cfg["data"], quiet)
     net = _build_network(cfg["network"], splits, seed)
     cfg["network"] = net.config.to_dict()
@@ -578,10 +678,19 @@ def train(config_file, out, test, plot, resume_from, overwrite, print_config, qu
         )
     run = TrainingRun(cfg, net, train_config, splits, out, quiet)
     callbacks: list[Callback] = []
+    pipe_closed: list[int] = []
     if not quiet:
-        # A bar with the running cost on a terminal (stderr), one line per epoch on stdout.
+
+        def stdout_closed() -> None:
+            pipe_closed.append(SIGPIPE)
+            _say("stdout closed (its reader is gone): stopping after this mini-batch")
+            trainer.request_interrupt()
+
+        # A bar with the running cost on a terminal (stderr), one line per epoch on
+        # stdout (itself when a terminal, so that a progress library clears the bar).
+        epoch_lines = sys.stdout if _is_terminal(sys.stdout) else _EpochLines(stdout_closed)
         callbacks.append(
-            ProgressBar("auto", line_format="sentence", line_file=sys.stdout, running_cost=500)
+            ProgressBar("auto", line_format="sentence", line_file=epoch_lines, running_cost=500)
         )
     for factory in CALLBACK_FACTORIES:
         callbacks.extend(factory(run))
@@ -590,70 +699,96 @@ def train(config_file, out, test, plot, resume_from, overwrite, print_config, qu
     if cfg.get("control", {}).get("checkpoint_every"):
         # A run killed outright keeps its checkpoints: their settings go first.
         write_config(out / "config.json", cfg)
-    interrupted = None
-    notify = None if quiet else (lambda message: click.echo(message, err=True))
-    try:
-        with trainer.interrupt_on_sigint(notify):
-            trainer.fit(
-                train.X,
-                train.y,
-                validation_data=(val.X, val.y) if have_val else None,
-                resume_from=resume_from,
-            )
-    except TrainingInterrupted as exc:
-        interrupted = exc
-    checkpoint = next((cb for cb in callbacks if isinstance(cb, Checkpoint)), None)
-    if interrupted and trainer.can_checkpoint and checkpoint is None:
-        # With --checkpoint-every the callback has written one already.
-        checkpoint = Checkpoint(out / "checkpoint.npz")
-        checkpoint.save(trainer)
+    interrupted: KeyboardInterrupt | None = None
+    # From here to the last file, a stop signal (Ctrl-C, SIGTERM, SIGHUP)
+    # never costs the trained model: in training it stops after the
+    # mini-batch under way (a second one at once), and while the files are
+    # written it is held until they are, the plots then skipped.
+    with signals_held(
+        lambda signum: _say("saving the run's files first; it stops when they are written", quiet),
+        deliver=False,
+    ) as held:
+        try:
+            with trainer.interrupt_on_signals(lambda m: _say(m, quiet)) as received:
+                if held:  # a signal just before training began
+                    trainer.request_interrupt()
+                trainer.fit(
+                    train.X,
+                    train.y,
+                    validation_data=(val.X, val.y) if have_val else None,
+                    resume_from=resume_from,
+                )
+        except KeyboardInterrupt as exc:  # TrainingInterrupted, or a second signal
+            interrupted = exc
+        checkpoint = next((cb for cb in callbacks if isinstance(cb, Checkpoint)), None)
+        # A checkpoint of the point where the run stopped, when its state is
+        # consistent. The --checkpoint-every callback writes one after
+        # TrainingInterrupted, unless a second signal cut that short.
+        resumable = bool(interrupted) and trainer.can_checkpoint
+        if resumable and (checkpoint is None or not isinstance(interrupted, TrainingInterrupted)):
+            checkpoint = checkpoint or Checkpoint(out / "checkpoint.npz")
+            checkpoint.save(trainer)
 
-    results = {
-        "status": "interrupted" if interrupted else "complete",
-        "epochs_completed": len(trainer.history),
-        "n_train": int(train.X.shape[0]),
-    }
-    if interrupted:
-        stop_epoch, stop_batch = _where_stopped(trainer, interrupted)
-        results["stopped"] = {"epoch": stop_epoch, "after_batch": stop_batch}
-    if trainer.history and "val_accuracy" in trainer.history:
-        results["validation_accuracy"] = trainer.history["val_accuracy"][-1]
-        best_epoch, best = trainer.history.best("val_accuracy")
-        results["best_validation_accuracy"] = {"epoch": best_epoch, "value": best}
-    if test and not interrupted:
-        results["test_accuracy"] = net.accuracy(splits.test.X, splits.test.y)
-    book = book_result(cfg)
-    if book and not interrupted:
-        results["book"] = {k: book[k] for k in ("split", "accuracy", "note")}
+        results = {
+            "status": "interrupted" if interrupted else "complete",
+            "epochs_completed": len(trainer.history),
+            "n_train": int(train.X.shape[0]),
+        }
+        if interrupted:
+            results["stopped"] = _where_stopped(trainer, interrupted)
+        if trainer.history and "val_accuracy" in trainer.history:
+            results["validation_accuracy"] = trainer.history["val_accuracy"][-1]
+            best_epoch, best = trainer.history.best("val_accuracy")
+            results["best_validation_accuracy"] = {"epoch": best_epoch, "value": best}
+        if test and not interrupted:
+            results["test_accuracy"] = net.accuracy(splits.test.X, splits.test.y)
+        book = book_result(cfg)
+        if book and not interrupted:
+            results["book"] = {k: book[k] for k in ("split", "accuracy", "note")}
 
-    from ..serialization import save
+        from ..serialization import save
 
-    meta = {"nndl_version": __version__, "config": cfg, "results": results}
-    files = [save(net, out / "model.json", metadata=meta)]
-    files += write_history(out, trainer.history)
-    files.append(write_config(out / "config.json", cfg))
-    atomic_write_json(out / "results.json", results)
-    files.append(out / "results.json")
-    title = (
-        f"{net.sizes} on {cfg['data']['dataset']}, eta {train_config.learning_rate:g}, "
-        f"lambda {train_config.l2:g}"
-    )
-    png = plot_curves(out, trainer.history, title) if plot else None
-    if png:
-        files.append(png)
-    files += _control_outputs(out, cfg, trainer, callbacks, plot, title)
-
-    if interrupted:
-        resume = ""
-        if checkpoint is not None and checkpoint.saved:
-            resume = f"; continue with: nndl train --resume {checkpoint.saved[-1]}"
-        click.echo(
-            f"nndl: interrupted in epoch {stop_epoch + 1} after mini-batch "
-            f"{stop_batch + 1}; saved the model and the history of "
-            f"{len(trainer.history)} complete epoch(s) to {out}{resume}",
-            err=True,
+        meta = {"nndl_version": __version__, "config": cfg, "results": results}
+        files = [save(net, out / "model.json", metadata=meta)]
+        files += write_history(out, trainer.history)
+        files.append(write_config(out / "config.json", cfg))
+        atomic_write_json(out / "results.json", results)
+        files.append(out / "results.json")
+        title = (
+            f"{net.sizes} on {cfg['data']['dataset']}, eta {train_config.learning_rate:g}, "
+            f"lambda {train_config.l2:g}"
         )
-        raise click.exceptions.Exit(EXIT_INTERRUPTED)
+        plots_skipped = plot and bool(held)
+        plot = plot and not held
+        png = plot_curves(out, trainer.history, title) if plot else None
+        if png:
+            files.append(png)
+        files += _control_outputs(out, cfg, trainer, callbacks, plot, title)
+    stop_signals = [*received, *pipe_closed, *held]
+
+    if interrupted:
+        stopped = results["stopped"]
+        epoch = stopped["epoch"] + 1
+        if stopped.get("partial_mini_batch"):
+            where = f"stopped at once in epoch {epoch}, in the middle of a mini-batch"
+            model = "the model as it was (its last mini-batch may be partly applied)"
+        else:
+            where = f"interrupted in epoch {epoch} after mini-batch {stopped['after_batch'] + 1}"
+            model = "the model"
+        if resumable:
+            then = f"; continue with: nndl train --resume {checkpoint.saved[-1]}"
+        elif checkpoint is not None and checkpoint.saved:
+            then = (
+                "; no checkpoint of this point, but the last checkpoint continues the run "
+                f"from before it: nndl train --resume {checkpoint.saved[-1]}"
+            )
+        else:
+            then = "; no checkpoint of this point: the run cannot continue exactly from it"
+        _say(
+            f"nndl: {where}; saved {model} and the history of {len(trainer.history)} "
+            f"complete epoch(s) to {out}{then}"
+        )
+        raise click.exceptions.Exit(stopped_status(stop_signals))
 
     lines = []
     if "validation_accuracy" in results:
@@ -676,3 +811,8 @@ def train(config_file, out, test, plot, resume_from, overwrite, print_config, qu
     lines.append(f"Saved {', '.join(p.name for p in files)} in {out}")
     for line in lines:
         click.echo(line)
+    if held:
+        what = "interrupted" if signal_name(held[0]) == "SIGINT" else signal_name(held[0])
+        skipped = " (the plots skipped)" if plots_skipped else ""
+        _say(f"nndl: {what} while saving; the run's files are complete in {out}{skipped}")
+        raise click.exceptions.Exit(stopped_status(held))
