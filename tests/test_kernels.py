@@ -239,3 +239,121 @@ def test_the_book_interface_with_its_own_cost_class_takes_the_numpy_path():
     book = network2.Network([4, 3, 2], cost=HalfCrossEntropy)
     engine, why = kernels.choose_engine(book._net, SGD(), [])
     assert engine == "numpy" and "cost" in why
+
+
+# ---------------------------------------------------------------- the trainer
+
+
+def _trainer_run(engine, callbacks=(), epochs=3, **config):
+    from nndl.training import Trainer
+
+    net, X, Y = _problem([6, 9, 5, 3], "relu", "log_likelihood", None, 0.2, "float64", seed=2)
+    settings = dict(
+        epochs=epochs,
+        mini_batch_size=4,
+        learning_rate=0.1,
+        optimizer="nesterov",
+        momentum=0.7,
+        l2=0.5,
+        l1=0.1,
+        seed=3,
+        monitor=["loss"],
+    )
+    settings.update(config)
+    trainer = Trainer(net, callbacks=list(callbacks), engine=engine, **settings)
+    return trainer, X, Y
+
+
+@needs_numba
+def test_the_trainer_gives_the_same_run_on_both_engines():
+    from nndl.callbacks import LambdaCallback
+
+    runs = {}
+    for engine in ("numpy", "numba"):
+        seen: list[tuple[int, int]] = []
+
+        def record(trainer, batch, seen=seen):
+            seen.append((trainer.epoch, batch))
+            trainer.learning_rate *= 0.99  # a per-batch schedule takes effect at once
+
+        cb = LambdaCallback(on_batch_end=record)
+        trainer, X, Y = _trainer_run(engine, [cb])
+        assert trainer.engine == engine
+        trainer.fit(X, Y)
+        runs[engine] = (trainer, seen)
+    (a, seen_a), (b, seen_b) = runs["numba"], runs["numpy"]
+    assert seen_a == seen_b and len(seen_a) == 3 * 6  # 23 examples: 6 mini-batches of 4
+    for p, q in zip(a.network.params(), b.network.params(), strict=True):
+        assert _relative_difference(p, q) <= TOLERANCE["float64"]
+    assert a.rng.bit_generator.state == b.rng.bit_generator.state
+    np.testing.assert_allclose(a.history["loss"], b.history["loss"], rtol=1e-12)
+
+
+@needs_numba
+@pytest.mark.parametrize("with_batch_callback", [False, True])
+def test_a_stop_between_chunks_resumes_exactly(with_batch_callback, monkeypatch, tmp_path):
+    from nndl import training
+    from nndl.callbacks import Checkpoint, LambdaCallback
+    from nndl.kernels.runner import CompiledLoop
+    from nndl.training import TrainingInterrupted
+
+    # Chunks of two mini-batches of 4 when no callback runs per mini-batch.
+    monkeypatch.setattr(training, "_COMPILED_CHUNK_EXAMPLES", 8)
+    whole, X, Y = _trainer_run("numba")
+    whole.fit(X, Y)
+
+    calls = []
+    run = CompiledLoop.run
+
+    def run_then_stop(self, *args):
+        calls.append(args[3:5])  # (first, stop)
+        out = run(self, *args)
+        if len(calls) == (8 if with_batch_callback else 4):  # epoch 1 after mini-batch 1
+            stopped.request_interrupt()
+        return out
+
+    monkeypatch.setattr(CompiledLoop, "run", run_then_stop)
+    path = tmp_path / "checkpoint.npz"
+    extra = [LambdaCallback(on_batch_end=lambda trainer, batch: None)]
+    stopped, _, _ = _trainer_run(
+        "numba", [Checkpoint(path), *(extra if with_batch_callback else [])]
+    )
+    with pytest.raises(TrainingInterrupted) as info:
+        stopped.fit(X, Y)
+    assert (info.value.epoch, info.value.next_batch) == (1, 2)
+    assert calls[0] == ((0, 1) if with_batch_callback else (0, 2))
+
+    monkeypatch.setattr(CompiledLoop, "run", run)
+    resumed, _, _ = _trainer_run("numba", [Checkpoint(path), *extra[:with_batch_callback]])
+    resumed.fit(X, Y, resume_from=path)
+    for p, q in zip(resumed.network.params(), whole.network.params(), strict=True):
+        np.testing.assert_array_equal(p, q)
+    assert resumed.history["loss"] == whole.history["loss"]
+
+
+@needs_numba
+def test_divergence_on_the_compiled_loop_is_a_divergence_error():
+    from nndl.training import DivergenceError
+
+    trainer, X, Y = _trainer_run("numba", learning_rate=1e200, optimizer="sgd", momentum=0.0)
+    with pytest.raises(DivergenceError, match="diverged in epoch"):
+        trainer.fit(X * 1e100, Y)
+
+
+def test_without_numba_the_trainer_runs_the_numpy_path(monkeypatch):
+    reference, X, Y = _trainer_run("numpy", epochs=2)
+    reference.fit(X, Y)
+    _without_numba(monkeypatch)
+    monkeypatch.delenv(kernels.ENGINE_VARIABLE, raising=False)
+    trainer, _, _ = _trainer_run(None, epochs=2)
+    assert trainer.engine == "numpy" and "not installed" in trainer.engine_reason
+    trainer.fit(X, Y)
+    for p, q in zip(trainer.network.params(), reference.network.params(), strict=True):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_the_trainer_refuses_an_unknown_engine():
+    from nndl.training import Trainer
+
+    with pytest.raises(ValueError, match="engine"):
+        Trainer(_net(), engine="cuda")

@@ -169,6 +169,7 @@ def test_trainer_epoch_is_the_update_written_out_bit_for_bit(name, dtype):
         optimizer=name,
         momentum=mu,
         seed=4,
+        engine="numpy",  # the NumPy path, bit for bit (tests/test_kernels.py: the compiled one)
         **_PENALTIES,
     )
 
@@ -264,7 +265,7 @@ def test_a_subclass_may_write_its_own_update():
     net, ref = Network([8, 6, 3], seed=1), Network([8, 6, 3], seed=1)
     kw = dict(epochs=1, mini_batch_size=50, learning_rate=0.3, l2=1.0, seed=0)
     fit(net, X, y, optimizer=Recording(), **kw)
-    fit(ref, X, y, **kw)
+    fit(ref, X, y, engine="numpy", **kw)  # the subclass takes the NumPy path too
     assert seen == [(50, 0.3, ["l2"], 120), (50, 0.3, ["l2"], 120), (20, 0.3, ["l2"], 120)]
     for a, b in zip(net.params(), ref.params(), strict=True):
         np.testing.assert_array_equal(a, b)

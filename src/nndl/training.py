@@ -38,6 +38,7 @@ from .checkpoint import (
     data_fingerprint,
     read_checkpoint,
 )
+from .kernels import ENGINES, choose_engine, compiled_loop
 from .limits import short_repr
 from .network import Network
 from .optimizers import Optimizer, get_optimizer
@@ -54,6 +55,10 @@ __all__ = [
     "fit",
     "resume",
 ]
+
+
+#: Examples per call of the compiled loop when no callback runs per mini-batch.
+_COMPILED_CHUNK_EXAMPLES = 10_000
 
 
 class DivergenceError(RuntimeError):
@@ -197,6 +202,7 @@ class Trainer:
         *,
         callbacks=(),
         optimizer: Optimizer | None = None,
+        engine: str | None = None,
         **overrides_,
     ):
         if not isinstance(network, Network):
@@ -208,6 +214,10 @@ class Trainer:
         self.config = TrainConfig.from_dict(cfg)
         self.network = network
         self.optimizer = optimizer or get_optimizer(self.config.optimizer, self.config.momentum)
+        if engine is not None and engine not in ENGINES:
+            raise ValueError(f"engine must be one of {list(ENGINES)}, got {engine!r}")
+        #: The engine asked for ("auto", "numpy", "numba"); None reads $NNDL_KERNEL.
+        self.requested_engine = engine
         self.history = History()
         callbacks = list(callbacks)
         for cb in callbacks:
@@ -244,6 +254,25 @@ class Trainer:
         self._interrupt_requested = False
 
     # ---------------------------------------------------------------- helpers
+    @property
+    def engine(self) -> str:
+        """What trains the mini-batches: ``"numba"`` or ``"numpy"`` (see :mod:`nndl.kernels`).
+
+        ``"numba"``, the compiled loop, when Numba is installed and covers the
+        run; ``"numpy"``, one ``optimizer.update`` call per mini-batch,
+        otherwise or when asked for (``engine="numpy"``, ``NNDL_KERNEL=numpy``).
+        :attr:`engine_reason` says why.
+        """
+        return self._engine_choice()[0]
+
+    @property
+    def engine_reason(self) -> str:
+        """Why :attr:`engine` is the one it is, in a few words."""
+        return self._engine_choice()[1]
+
+    def _engine_choice(self):
+        return choose_engine(self.network, self.optimizer, self.regularizers, self.requested_engine)
+
     def evaluate(self, X, Y, *, cost: bool = True, accuracy: bool = True) -> dict:
         """Cost (with the penalty, using the training-set size) and accuracy, no dropout."""
         cfg = self.config
@@ -449,6 +478,9 @@ class Trainer:
         raise TrainingInterrupted(epoch, next_batch)
 
     def _run_epoch(self, X, Y, epoch: int, batch_cbs) -> None:
+        if self.engine == "numba":
+            self._run_epoch_compiled(X, Y, epoch, batch_cbs)
+            return
         net, rng = self.network, self.rng
         n, m = X.shape[0], self.config.mini_batch_size
         first, order = self._epoch_order(n)
@@ -466,20 +498,46 @@ class Trainer:
                     masks = net.sample_dropout_masks(len(idx), rng) if dropout else None
                     # The rate is read at each step: a batch callback may schedule it.
                     update(net, xb, yb, masks, self.learning_rate, regs, n)
-                    try:
-                        for cb in batch_cbs:
-                            cb.on_batch_end(self, batch)
-                    except KeyboardInterrupt:
-                        # The update is complete: a stop raised by a batch callback (or a
-                        # Ctrl-C landing in one) leaves a state that a checkpoint resumes.
-                        self._position, self._phase = (batch + 1, order), "paused"
-                        raise
-                    if self._interrupt_requested:
-                        self._pause(epoch, batch + 1, order)
+                    self._end_of_batch(epoch, batch, order, batch_cbs)
             except (FloatingPointError, ValueError) as exc:
                 if isinstance(exc, ValueError) and "non-finite" not in str(exc):
                     raise
                 raise DivergenceError(self._divergence_message(epoch, str(exc))) from exc
+
+    def _run_epoch_compiled(self, X, Y, epoch: int, batch_cbs) -> None:
+        """The epoch's mini-batches in the compiled loop, in chunks between callbacks.
+
+        With per-batch callbacks a chunk is one mini-batch (they may read the
+        network or change the rate after each); without, about
+        ``_COMPILED_CHUNK_EXAMPLES`` examples, so that a stop request waits a
+        fraction of a second. The same mini-batches, in the same order, with
+        the same dropout masks as on the NumPy path.
+        """
+        n, m = X.shape[0], self.config.mini_batch_size
+        first, order = self._epoch_order(n)
+        loop = compiled_loop(self.network, self.optimizer, self.regularizers, m)
+        n_batches = -(-n // m)
+        chunk = 1 if batch_cbs else max(1, _COMPILED_CHUNK_EXAMPLES // m)
+        for start in range(first, n_batches, chunk):
+            stop = min(start + chunk, n_batches)
+            diverged = loop.run(X, Y, order, start, stop, self.learning_rate, n, self.rng)
+            if diverged >= 0:
+                detail = f"pre-activations became nan or inf in mini-batch {diverged}"
+                raise DivergenceError(self._divergence_message(epoch, detail))
+            self._end_of_batch(epoch, stop - 1, order, batch_cbs)
+
+    def _end_of_batch(self, epoch: int, batch: int, order, batch_cbs) -> None:
+        """The per-batch callbacks after mini-batch ``batch``, then a requested stop."""
+        try:
+            for cb in batch_cbs:
+                cb.on_batch_end(self, batch)
+        except KeyboardInterrupt:
+            # The update is complete: a stop raised by a batch callback (or a
+            # Ctrl-C landing in one) leaves a state that a checkpoint resumes.
+            self._position, self._phase = (batch + 1, order), "paused"
+            raise
+        if self._interrupt_requested:
+            self._pause(epoch, batch + 1, order)
 
     # ------------------------------------------------------------ interrupts
     def request_interrupt(self) -> None:
