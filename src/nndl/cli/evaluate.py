@@ -3,7 +3,7 @@
 ::
 
     nndl evaluate runs/X/model.json --split test
-    nndl predict runs/X/model.json digit.png --invert
+    nndl predict runs/X/model.json digit.png --save-input seen/
 """
 
 from __future__ import annotations
@@ -129,19 +129,41 @@ def evaluate(model, split, dataset, data_dir, as_json):
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.argument("images", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option(
-    "--invert",
-    is_flag=True,
-    help="for dark ink on a light background (MNIST digits are white on black)",
+    "--invert/--no-invert",
+    default=None,
+    help="force reading the images as dark ink on a light background (--invert) or as "
+    "light ink on dark (--no-invert); by default each image's background is detected",
+)
+@click.option(
+    "--center/--raw",
+    "center",
+    default=True,
+    show_default=True,
+    help="--center: crop to the ink, fit it into 20x20 keeping its shape and place it in "
+    "28x28 by its centre of mass, as MNIST's digits were; --raw: only pad to a square "
+    "and resize",
+)
+@click.option(
+    "--save-input",
+    type=click.Path(file_okay=False),
+    help="write the input the network saw for each image into this folder "
+    "(NAME.28x28.png, light ink on black)",
 )
 @click.option("--json", "as_json", is_flag=True, help="print the results as JSON")
-def predict(model, images, invert, as_json):
-    """Class and output values of MODEL for each image file (PNG, any size, grey or colour).
+def predict(model, images, invert, center, save_input, as_json):
+    """Class and output values of MODEL for each image file (PNG or any format Pillow
+    reads, any size up to about 9459x9459, grey, colour, 16-bit, palette or transparent).
 
-    Images are turned grey, padded to a square and resized to the model's
-    input (28x28 for MNIST, 8x8 for the digits). The book's convention is
-    white ink on a black background; pass --invert for black ink on white.
+    Each image is prepared as MNIST's digits were: dark ink on a light background
+    is detected and inverted (MNIST's digits are light on black), the digit is
+    cropped to its ink, its strokes brought to MNIST's width, fitted into a
+    20x20 box keeping its aspect ratio and placed in 28x28 by its centre of mass
+    (for 8x8 models, as the 8x8 digits: the frame's height, centred).
+    --save-input shows the result.
     """
-    from ..data.images import load_images
+    from pathlib import Path
+
+    from ..data.images import image_framing, prepare_image, save_input_image
     from ..serialization import load
 
     net = load(model)
@@ -151,19 +173,45 @@ def predict(model, images, invert, as_json):
             f"{model} takes {net.n_inputs} inputs, not a square image; predict needs a model "
             "trained on square images (784 = 28x28 for MNIST)"
         )
-    X = load_images(images, side=side, invert=invert)
+    prepared = [prepare_image(p, side=side, invert=invert, center=center) for p in images]
+    saved = [None] * len(images)
+    if save_input:
+        folder = Path(save_input)
+        folder.mkdir(parents=True, exist_ok=True)
+        used: set[str] = set()
+        for i, (path, image) in enumerate(zip(images, prepared, strict=True)):
+            stem, n = Path(path).stem, 1
+            name = f"{stem}.{side}x{side}.png"
+            while name in used:
+                n += 1
+                name = f"{stem}-{n}.{side}x{side}.png"
+            used.add(name)
+            saved[i] = str(save_input_image(image.pixels, folder / name))
+    X = np.stack([image.pixels for image in prepared])
     with np.errstate(all="ignore"):  # overflow is reported below, in one line
         out = net.predict_proba(X)
     _require_finite(out, model, "outputs")
     softmax = net.output_activation.name == "softmax"
+    box = image_framing(side).box
     results = []
-    for path, x, row in zip(images, X, out, strict=True):
+    for path, image, row, written in zip(images, prepared, out, saved, strict=True):
         k = int(np.argmax(row))
-        results.append({"image": path, "class": k, "outputs": [float(v) for v in row]})
-        if not invert and float(np.mean(x)) > 0.5:
+        result = {
+            "image": path,
+            "class": k,
+            "outputs": [float(v) for v in row],
+            "dark_on_light": image.dark_on_light,
+            "inverted": image.inverted,
+            "centered": image.centered,
+        }
+        if written:
+            result["input_image"] = written
+        results.append(result)
+        if invert is not None and image.inverted != image.dark_on_light:
+            looks = "dark ink on a light" if image.dark_on_light else "light ink on a dark"
             click.echo(
-                f"nndl: {path} looks like dark ink on a light background; MNIST digits are "
-                "light on dark: try --invert",
+                f"nndl: {path} looks like {looks} background, but --{'' if invert else 'no-'}"
+                "invert reads it the other way round",
                 err=True,
             )
     if as_json:
@@ -175,7 +223,16 @@ def predict(model, images, invert, as_json):
         )
         return
     kind = "probabilities" if softmax else "outputs (sigmoid activations, not normalized)"
+    if center:
+        shaped = f"cropped, fitted into {box}x{box} and centred in {side}x{side}"
+    else:
+        shaped = f"padded to a square and resized to {side}x{side}"
     for r in results:
         values = "  ".join(f"{i}:{v:.3f}" for i, v in enumerate(r["outputs"]))
         click.echo(f"{r['image']}: {r['class']}  ({r['outputs'][r['class']]:.3f})")
         click.echo(f"  {kind}: {values}")
+        ink = "dark ink on light, inverted" if r["inverted"] else "light ink on dark"
+        line = f"  input: {ink}; {shaped}"
+        if "input_image" in r:
+            line += f"; saved as {r['input_image']}"
+        click.echo(line)
