@@ -357,3 +357,24 @@ def test_the_trainer_refuses_an_unknown_engine():
 
     with pytest.raises(ValueError, match="engine"):
         Trainer(_net(), engine="cuda")
+
+
+@pytest.mark.parametrize("engine", ["numpy", "auto"])
+def test_nndl_train_says_which_engine_ran(engine, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NNDL_KERNEL=engine)
+    args = ["train", "--dataset", "digits", "--epochs", "1", "--hidden", "10", "--no-plot"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "nndl.cli", *args, "--out", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    first = proc.stdout.splitlines()[0]
+    expected = "numba" if engine == "auto" and kernels.numba_installed() else "numpy"
+    assert first.startswith("Training ") and f"; engine {expected} (" in first, proc.stdout

@@ -661,7 +661,7 @@ def train(config_file, out, test, plot, resume_from, overwrite, print_config, qu
     have_val = val.X.shape[0] > 0
     if not quiet:
         tc = train_config
-        click.echo(
+        header = (
             f"Training {net.sizes} ({net.config.hidden_activation} hidden, {net.cost.name} cost) "
             f"on {cfg['data']['dataset']}: {train.X.shape[0]} training and {val.X.shape[0]} "
             f"validation examples; eta {tc.learning_rate:g}, lambda {tc.l2:g}, mini-batch "
@@ -696,6 +696,8 @@ def train(config_file, out, test, plot, resume_from, overwrite, print_config, qu
         callbacks.extend(factory(run))
     callbacks.append(ChanceAccuracyWarning.for_data(train.y, val.y if have_val else None))
     trainer = Trainer(net, train_config, callbacks=callbacks)
+    if not quiet:  # and which path trains the mini-batches (nndl.kernels)
+        click.echo(f"{header}; engine {trainer.engine} ({trainer.engine_reason})")
     if cfg.get("control", {}).get("checkpoint_every"):
         # A run killed outright keeps its checkpoints: their settings go first.
         write_config(out / "config.json", cfg)
