@@ -50,7 +50,8 @@ def drive(cb, metrics: dict, learning_rate=1.0, interrupted=False):
         for p in t.network.params():
             p[...] = epoch
         rates.append(t.learning_rate)
-        cb.on_epoch_end(t, epoch, {"epoch": epoch, **{k: v[epoch] for k, v in metrics.items()}})
+        logs = {"epoch": epoch + 1, **{k: v[epoch] for k, v in metrics.items()}}
+        cb.on_epoch_end(t, epoch, logs)
         if t.stop_training:
             break
     t.interrupted = interrupted
@@ -84,8 +85,9 @@ def test_early_stopping_table(kwargs, values, stops, best):
     t, last, _ = drive(cb, {cb.monitor: values})
     assert t.stop_training == (stops is not None)
     assert last == (stops if stops is not None else len(values) - 1)
-    assert cb.stopped_epoch == stops
-    assert cb.best_epoch == best
+    # Users read epochs counted from 1, as the console counts them.
+    assert cb.stopped_epoch == (stops + 1 if stops is not None else None)
+    assert cb.best_epoch == best + 1
     assert cb.best == values[best]
     assert weights_epoch(t) == best  # the best parameters are restored
 
@@ -153,9 +155,9 @@ GL = [
 def test_generalization_loss_table(alpha, monitor, values, stops, best):
     cb = GeneralizationLossStopping(alpha, monitor=monitor)
     t, last, _ = drive(cb, {monitor: values})
-    assert cb.stopped_epoch == stops
+    assert cb.stopped_epoch == (stops + 1 if stops is not None else None)
     assert last == (stops if stops is not None else len(values) - 1)
-    assert cb.best_epoch == best
+    assert cb.best_epoch == best + 1
     assert weights_epoch(t) == best
 
 
@@ -178,11 +180,11 @@ PQ = [(0.5, 3), (1.0, 5), (100.0, None)]
 def test_progress_quotient_table(alpha, stops):
     cb = ProgressQuotientStopping(alpha, strip=2)
     t, last, _ = drive(cb, {"val_loss": PQ_VAL, "loss": PQ_TRAIN})
-    assert cb.stopped_epoch == stops
+    assert cb.stopped_epoch == (stops + 1 if stops is not None else None)
     assert last == (stops if stops is not None else len(PQ_VAL) - 1)
-    assert cb.best_epoch == 1 and weights_epoch(t) == 1
+    assert cb.best_epoch == 2 and weights_epoch(t) == 1
     ends = [e for e in cb.trace if "pq" in e]
-    assert [e["epoch"] for e in ends] == [1, 3, 5][: len(ends)]
+    assert [e["epoch"] for e in ends] == [2, 4, 6][: len(ends)]
     assert ends[1]["progress"] == pytest.approx(1000 * (1.59 / 1.58 - 1))
     assert ends[1]["pq"] == pytest.approx(5.0 / (1000 * (1.59 / 1.58 - 1)))
 
@@ -293,7 +295,7 @@ def test_early_stopping_in_training_restores_the_best_epoch(data):
     es = EarlyStopping("score", mode="max", patience=2)
     t = trainer_for([Scripted([0.1, 0.3, 0.2, 0.25, 0.9]), snap, es], epochs=5)
     t.fit(X, y, val)
-    assert len(t.history) == 4 and es.stopped_epoch == 3 and es.best_epoch == 1
+    assert len(t.history) == 4 and es.stopped_epoch == 4 and es.best_epoch == 2
     for a, b in zip(t.network.get_params(), keep[1], strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -320,7 +322,7 @@ def test_continuing_a_run_keeps_the_rules_state(data):
     t.fit(X, y, val)
     assert es.wait == 1
     t.fit(X, y, val, epochs=3)  # a second fit continues: epochs 2, 3, 4
-    assert es.stopped_epoch == 3 and es.best_epoch == 0
+    assert es.stopped_epoch == 4 and es.best_epoch == 1
 
 
 @pytest.mark.parametrize(
@@ -337,7 +339,7 @@ def test_batch_monitor_records_every_k_mini_batches(n, m, epochs, every):
     assert len(mon.records) == total // every
     assert [r["step"] for r in mon.records] == list(range(every, total + 1, every))
     for r in mon.records:
-        assert r["epoch"] * per_epoch + r["batch"] + 1 == r["step"]
+        assert (r["epoch"] - 1) * per_epoch + r["batch"] == r["step"]  # both from 1
         assert set(r) == {"epoch", "batch", "step", "learning_rate", "loss", "accuracy"}
     assert all(len(v) == len(mon.records) for v in mon.to_dict().values())
 
@@ -414,7 +416,7 @@ def test_progress_bar_running_cost_and_custom_lines(data):
     )
     trainer_for([bar], epochs=2).fit(X, y, val)
     text = out.getvalue()
-    assert "cost~" in text and "done 0" in text and "done 1" in text
+    assert "cost~" in text and "done 1" in text and "done 2" in text
     with pytest.raises(ValueError, match="line_format"):
         ProgressBar(line_format="fancy")
 

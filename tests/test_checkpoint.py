@@ -181,7 +181,7 @@ def test_ctrl_c_finishes_the_mini_batch_and_checkpoints(data, tmp_path):
     t = make_trainer([*rules(), CtrlC(), Checkpoint(path, every=100)])
     before = signal.getsignal(signal.SIGINT)
     with (
-        pytest.raises(TrainingInterrupted, match="epoch 3 before mini-batch 3"),
+        pytest.raises(TrainingInterrupted, match="epoch 4 before mini-batch 4"),
         t.interrupt_on_sigint(),
     ):
         t.fit(X, y, val)

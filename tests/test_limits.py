@@ -435,7 +435,7 @@ TAMPERED = {
     "learning rate -1": (_set("learning_rate", -1.0), r"its learning_rate is invalid .*> 0"),
     "learning rate nan": (_set("learning_rate", float("nan")), "its learning_rate is invalid"),
     "negative epoch": (_set("epoch", -5), "its epoch is -5; expected an integer >= -1"),
-    "epoch without its history": (_both_epochs(3), r"its history records epochs \[0, 1\]"),
+    "epoch without its history": (_both_epochs(3), r"its history records epochs \[1, 2\]"),
     "completed epochs": (_set("completed_epochs", 7), "its completed_epochs is 7"),
     "all-zero order": (
         _position(order=np.zeros(95, dtype=np.int64)),
@@ -490,11 +490,11 @@ TAMPERED = {
     ),
     "history accuracy": (
         lambda s: s["history"][0].update(val_accuracy=7),
-        "its history record of epoch 0 has val_accuracy = 7",
+        "its history record of epoch 1 has val_accuracy = 7",
     ),
     "history learning rate": (
         lambda s: s["history"][1].update(learning_rate=0),
-        "its history record of epoch 1 is invalid",
+        "its history record of epoch 2 is invalid",
     ),
     "stop flag": (_set("stop_training", "yes"), "its stop_training is 'yes'"),
     "unknown bit generator": (

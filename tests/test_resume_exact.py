@@ -264,8 +264,8 @@ def test_every_option_resumes_exactly_from_the_middle_of_an_epoch(tmp_path, monk
         result = runner.invoke(cli_main, ["train", *EVERY_OPTION, "--out", str(stopped)])
     assert result.exit_code == 130, result.output
     assert json.loads((stopped / "results.json").read_text())["stopped"] == {
-        "epoch": 1,
-        "after_batch": 11,
+        "epoch": 2,
+        "after_batch": 12,
     }
     result = runner.invoke(
         cli_main, ["train", "--resume", str(stopped / "checkpoint.npz"), "--no-plot", "-q"]

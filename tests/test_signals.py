@@ -276,7 +276,7 @@ def test_a_second_signal_in_the_middle_of_a_mini_batch_saves_the_model(tmp_path,
     assert "Traceback" not in err
     assert "stopped at once in epoch 2" in err and "saved the model as it was" in err
     results = assert_saved(run.out)
-    assert results["stopped"]["epoch"] == 1 and results["stopped"]["partial_mini_batch"]
+    assert results["stopped"]["epoch"] == 2 and results["stopped"]["partial_mini_batch"]
     ckpt = run.out / "checkpoint.npz"
     if checkpoint_every:
         # The checkpoint of epoch 1 stays: the way on from it is named.

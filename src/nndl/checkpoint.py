@@ -370,7 +370,8 @@ def check_training_state(
     if not isinstance(history, list) or not all(isinstance(r, dict) for r in history):
         raise bad("history", "is not a list of records")
     epochs = [r.get("epoch") for r in history]
-    if epochs != list(range(completed)):
+    # Epochs count from 1 (checkpoints written before that counted from 0).
+    if epochs not in (list(range(1, completed + 1)), list(range(completed))):
         raise bad(
             "history",
             f"records epochs {short_repr(epochs)}, not the {max(completed, 0)} epochs done",

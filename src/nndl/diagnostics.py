@@ -210,11 +210,13 @@ def plot_diagnostics(history, path, *, title: str | None = None):
     try:
         # A bare Figure (no pyplot) needs no GUI backend and no global state.
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise ImportError("plotting needs matplotlib: pip install 'nndl[plot]'") from exc
 
     n_epochs = max(len(v) for kind in per_kind.values() for v in kind.values())
-    epochs = cols.get("epoch") or list(range(n_epochs))
+    # Epochs count from 1, as the console counts them.
+    epochs = cols.get("epoch") or list(range(1, n_epochs + 1))
     labels = {
         "sat": "saturated fraction (|z| beyond threshold)",
         "mean_prime": "mean |f'(z)|",
@@ -237,6 +239,7 @@ def plot_diagnostics(history, path, *, title: str | None = None):
         ax.grid(alpha=0.3)
     for ax in axes[-1]:
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title:
         fig.suptitle(title)
     fig.tight_layout()

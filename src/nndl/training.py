@@ -160,7 +160,11 @@ class TrainingInterrupted(KeyboardInterrupt):
 
     def __init__(self, epoch: int, next_batch: int):
         self.epoch, self.next_batch = epoch, next_batch
-        super().__init__(f"training interrupted in epoch {epoch} before mini-batch {next_batch}")
+        # ``epoch`` and ``next_batch`` count from 0 like ``Trainer.epoch``; the
+        # message counts from 1, as the console does.
+        super().__init__(
+            f"training interrupted in epoch {epoch + 1} before mini-batch {next_batch + 1}"
+        )
 
 
 class Trainer:
@@ -304,7 +308,8 @@ class Trainer:
 
     def _epoch_logs(self, epoch: int, seconds: float) -> dict:
         mon = self.monitor
-        logs: dict = {"epoch": epoch, "learning_rate": self.learning_rate, "time": seconds}
+        # logs["epoch"] counts from 1, as the console does (``epoch`` from 0).
+        logs: dict = {"epoch": epoch + 1, "learning_rate": self.learning_rate, "time": seconds}
         X, Y = self._train
         # Huge weights may overflow on the way to a cost: the costs are checked
         # below, and numpy's warnings would only say the same thing less clearly.
@@ -764,7 +769,11 @@ class Trainer:
         self.learning_rate = float(state["learning_rate"])
         self.stop_training = bool(state["stop_training"])
         self.rng = rng
-        self.history.records = [dict(r) for r in state["history"]]
+        records = [dict(r) for r in state["history"]]
+        if records and records[0].get("epoch") == 0:  # written before epochs counted from 1
+            for r in records:
+                r["epoch"] += 1
+        self.history.records = records
         unused = list(self.callbacks[1:])
         for entry in state["callbacks"]:
             cb = next((c for c in unused if type(c).__name__ == entry["class"]), None)

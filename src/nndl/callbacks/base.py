@@ -5,7 +5,8 @@ by default. The trainer passes itself, so a callback can read
 ``trainer.network``, ``trainer.history``, ``trainer.epoch``, change
 ``trainer.learning_rate`` or set ``trainer.stop_training = True``.
 
-``logs`` is a dict with the keys ``epoch``, ``learning_rate``, ``time`` and,
+``logs`` is a dict with the keys ``epoch`` (the epoch's number as the console
+shows it, counted from 1), ``learning_rate``, ``time`` and,
 when monitored, ``loss``, ``accuracy`` (training data), ``val_loss``,
 ``val_accuracy`` (evaluation data), plus whatever callbacks add through
 :meth:`Callback.extra_logs` (the saturation diagnostics, for instance).
@@ -66,7 +67,8 @@ class Callback:
         """Called once before the first epoch."""
 
     def on_epoch_begin(self, trainer, epoch: int) -> None:
-        """Called before each epoch (epochs count from 0)."""
+        """Called before each epoch (``epoch`` counts from 0, like ``trainer.epoch``;
+        ``logs["epoch"]``, what users read, counts from 1)."""
 
     def on_batch_end(self, trainer, batch: int) -> None:
         """Called after each mini-batch update (batches count from 0 within an epoch).
@@ -115,6 +117,8 @@ def overrides(cb: Callback, hook: str) -> bool:
 class History(Callback):
     """Records every epoch's logs: ``history["val_accuracy"]`` is a list per epoch.
 
+    ``history["epoch"]`` numbers the epochs from 1, as the console does.
+
     Keys that were not monitored hold empty lists, so the four book histories
     are always present.
     """
@@ -150,7 +154,7 @@ class History(Callback):
         return {k: [r.get(k, math.nan) for r in self.records] for k in self.keys()}
 
     def best(self, key: str = "val_accuracy", mode: str = "max"):
-        """(epoch, value) of the best value of a monitored key."""
+        """(epoch, value) of the best value of a monitored key; epochs count from 1."""
         values = self[key]
         if not values:
             raise KeyError(f"{key!r} was not monitored")
@@ -271,14 +275,16 @@ class BestEpochMonitor(ImprovementMonitor):
         if starts_from_scratch(trainer):
             self.reset()
 
+    # best_epoch and stopped_epoch count from 1, as the console does; the
+    # ``epoch`` the hooks pass counts from 0.
     def _remember_best(self, trainer, epoch: int, value: float) -> None:
-        self.best, self.best_epoch = value, epoch
+        self.best, self.best_epoch = value, epoch + 1
         if self.restore_best:
             self.best_params = trainer.network.get_params()
 
     def _stop_training(self, trainer, epoch: int) -> None:
         trainer.stop_training = True
-        self.stopped_epoch = epoch
+        self.stopped_epoch = epoch + 1
 
     def on_train_end(self, trainer):
         if self.restore_best and self.best_params is not None and not trainer.interrupted:
@@ -299,11 +305,15 @@ class BestEpochMonitor(ImprovementMonitor):
             "best_epoch": self.best_epoch,
             "best_params": self.best_params,
             "stopped_epoch": self.stopped_epoch,
+            "counted_from": 1,
         }
 
     def load_state_dict(self, state):
+        # States saved before epochs counted from 1 lack "counted_from".
+        shift = 0 if state.get("counted_from") == 1 else 1
         self.best = state["best"]
-        self.best_epoch = state["best_epoch"]
+        self.best_epoch = None if state["best_epoch"] is None else state["best_epoch"] + shift
         bp = state["best_params"]
         self.best_params = None if bp is None else [np.array(p) for p in bp]
-        self.stopped_epoch = state["stopped_epoch"]
+        stopped = state["stopped_epoch"]
+        self.stopped_epoch = None if stopped is None else stopped + shift

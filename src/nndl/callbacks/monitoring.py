@@ -53,7 +53,7 @@ def epoch_sentence(logs: dict, trainer, keys=None) -> str:
         else:
             parts.append(f"{_FIGURE_NAMES[key]} {v:.4f}")
     parts.append(f"{logs.get('time', 0.0):.1f} s")
-    return f"Epoch {logs['epoch'] + 1}/{trainer.last_epoch + 1}: " + ", ".join(parts)
+    return f"Epoch {logs['epoch']}/{trainer.last_epoch + 1}: " + ", ".join(parts)
 
 
 def _is_terminal(stream) -> bool:
@@ -208,7 +208,7 @@ class ProgressBar(Callback):
         keys = self.keys if self.keys is not None else list(MONITOR_KEYS)
         parts = [_format_figure(k, logs[k]) for k in keys if k in logs]
         parts += [_format_figure(k, logs[k]) for k in ("learning_rate", "time") if k in logs]
-        head = f"epoch {logs['epoch'] + 1}/{total}  " if total else ""
+        head = f"epoch {logs['epoch']}/{total}  " if total else ""
         return head + "  ".join(parts)
 
     def _line(self, trainer, logs: dict) -> str:
@@ -305,7 +305,8 @@ class BatchMonitor(Callback):
 
     The chapter's advice for fast feedback: instead of waiting for an epoch,
     look at a small validation subset every few mini-batches. Each record is
-    a dict with ``epoch``, ``batch`` (within the epoch), ``step`` (mini-batches
+    a dict with ``epoch`` and ``batch`` (within the epoch), both counted from 1
+    as the console counts them, ``step`` (mini-batches
     since the run began; a record is taken when step is a multiple of
     ``every``), ``learning_rate`` and the requested metrics; ``to_dict()``
     gives columns for a CSV file or a plot.
@@ -374,8 +375,8 @@ class BatchMonitor(Callback):
             return
         mon = self._active_metrics
         rec = {
-            "epoch": trainer.epoch,
-            "batch": batch,
+            "epoch": trainer.epoch + 1,
+            "batch": batch + 1,
             "step": self.step,
             "learning_rate": trainer.learning_rate,
         }
@@ -400,11 +401,15 @@ class BatchMonitor(Callback):
         return {k: [r.get(k, math.nan) for r in self.records] for k in keys}
 
     def state_dict(self):
-        return {"step": self.step, "records": self.records}
+        return {"step": self.step, "records": self.records, "counted_from": 1}
 
     def load_state_dict(self, state):
         self.step = int(state["step"])
         self.records = [dict(r) for r in state["records"]]
+        if state.get("counted_from") != 1:  # saved when epochs and batches counted from 0
+            for r in self.records:
+                r["epoch"] += 1
+                r["batch"] += 1
 
     def __repr__(self):
         return f"BatchMonitor(every={self.every}, metrics={self.metrics})"

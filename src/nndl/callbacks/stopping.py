@@ -136,7 +136,7 @@ class GeneralizationLossStopping(BestEpochMonitor):
 
     def on_epoch_end(self, trainer, epoch, logs):
         gl = self._track_generalization_loss(trainer, epoch, logs)
-        self.trace.append({"epoch": epoch, "gl": gl})
+        self.trace.append({"epoch": logs["epoch"], "gl": gl})
         if gl > self.alpha:
             self._stop_training(trainer, epoch)
 
@@ -215,7 +215,7 @@ class ProgressQuotientStopping(GeneralizationLossStopping):
             )
         self.window = [*self.window, _as_error(self.train_monitor, float(logs[self.train_monitor]))]
         self.window = self.window[-self.strip :]
-        entry = {"epoch": epoch, "gl": gl}
+        entry = {"epoch": logs["epoch"], "gl": gl}
         if (epoch + 1) % self.strip == 0:
             p = self.progress(self.window)
             pq = (0.0 if gl <= 0.0 else math.inf) if p == 0.0 else gl / p

@@ -236,10 +236,10 @@ class TensorBoard(Callback):
             return
         step = trainer.completed_epochs
         last = trainer.history.records[-1] if len(trainer.history) else None
-        if last is not None and last["epoch"] + 1 > self._written_step:
+        if last is not None and last["epoch"] > self._written_step:
             # Another callback raised in this epoch's on_epoch_end before this
             # one ran (a pruned search trial): its logged figures still count.
-            self._write_scalars(last["epoch"] + 1, last)
+            self._write_scalars(last["epoch"], last)
         for tag, value in self.final_metrics(trainer).items():
             self.writer.add_scalar(tag, value, step)
         # An interrupted run (Ctrl-C) may be resumed: its session goes on.

@@ -276,7 +276,7 @@ def percent(x: float) -> str:
 
 
 def _where_stopped(trainer: Trainer, exc: KeyboardInterrupt) -> dict[str, Any]:
-    """Where an interrupted run stopped: its epoch and last mini-batch trained, from 0.
+    """Where an interrupted run stopped: its epoch and last mini-batch trained, from 1.
 
     A second signal stops at once, maybe in the middle of a mini-batch, whose
     update may then be partly applied: ``partial_mini_batch`` says so, with
@@ -289,14 +289,15 @@ def _where_stopped(trainer: Trainer, exc: KeyboardInterrupt) -> dict[str, Any]:
         epoch = trainer.epoch if position else trainer.epoch + 1
         next_batch = position["next_batch"] if position else 0
     elif trainer.completed_epochs == trainer.epoch:  # in the epoch's mini-batches
-        return {"epoch": trainer.epoch, "partial_mini_batch": True}
+        return {"epoch": trainer.epoch + 1, "partial_mini_batch": True}
     else:  # after the epoch's mini-batches, in its monitoring or callbacks
         epoch, next_batch = trainer.epoch + 1, 0
+    # ``epoch`` and ``next_batch`` count from 0 here, like Trainer.epoch.
     if next_batch > 0:
-        return {"epoch": epoch, "after_batch": next_batch - 1}
+        return {"epoch": epoch + 1, "after_batch": next_batch}
     # Stopped between epochs: after the last mini-batch of the epoch before.
     X = (trainer.epoch_train_data or trainer.train_data)[0]
-    return {"epoch": epoch - 1, "after_batch": -(-X.shape[0] // trainer.config.mini_batch_size) - 1}
+    return {"epoch": epoch, "after_batch": -(-X.shape[0] // trainer.config.mini_batch_size)}
 
 
 #: 128 + SIGPIPE is the exit status of a run whose stdout pipe closed.
@@ -409,12 +410,13 @@ def plot_curves(out: Path, history, title: str = "") -> Path | None:
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         return None
     panels = [p for p in ("accuracy", "loss") if p in keys or f"val_{p}" in keys]
     fig = Figure(figsize=(5.5 * len(panels), 4.0))
     FigureCanvasAgg(fig)
-    epochs = np.asarray(history["epoch"]) + 1
+    epochs = history["epoch"]  # from 1, as the console counts
     labels = {"loss": "training", "val_loss": "validation", "accuracy": "training"}
     labels["val_accuracy"] = "validation"
     for i, panel in enumerate(panels, 1):
@@ -426,6 +428,7 @@ def plot_curves(out: Path, history, title: str = "") -> Path | None:
                     vals = 100 * vals
                 ax.plot(epochs, vals, marker="o", markersize=3, label=labels[k])
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("accuracy (%)" if panel == "accuracy" else "cost")
         ax.grid(alpha=0.3)
         ax.legend()
@@ -770,12 +773,12 @@ def train(config_file, out, test, plot, resume_from, overwrite, print_config, qu
 
     if interrupted:
         stopped = results["stopped"]
-        epoch = stopped["epoch"] + 1
+        epoch = stopped["epoch"]
         if stopped.get("partial_mini_batch"):
             where = f"stopped at once in epoch {epoch}, in the middle of a mini-batch"
             model = "the model as it was (its last mini-batch may be partly applied)"
         else:
-            where = f"interrupted in epoch {epoch} after mini-batch {stopped['after_batch'] + 1}"
+            where = f"interrupted in epoch {epoch} after mini-batch {stopped['after_batch']}"
             model = "the model"
         if resumable:
             then = f"; continue with: nndl train --resume {checkpoint.saved[-1]}"
@@ -797,7 +800,7 @@ def train(config_file, out, test, plot, resume_from, overwrite, print_config, qu
         b = results["best_validation_accuracy"]
         lines.append(
             f"Validation accuracy: {percent(results['validation_accuracy'])} "
-            f"(best {percent(b['value'])} in epoch {b['epoch'] + 1})"
+            f"(best {percent(b['value'])} in epoch {b['epoch']})"
         )
     if "test_accuracy" in results:
         n = splits.test.X.shape[0]

@@ -152,7 +152,7 @@ def _figures(experiment, results, epochs):
             ax.set_ylabel("cost")
             ax.grid(alpha=0.3)
     for ax in axes[1]:
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("epochs trained (0: the start)")
     fig.suptitle("Learning slowdown: one neuron, input 1, target 0")
     fig.tight_layout()
     experiment.figure("cost", fig, "Cost per epoch for the four runs (the book's four figures).")
@@ -161,7 +161,7 @@ def _figures(experiment, results, epochs):
     for (cost, name), (outputs, _) in results.items():
         style = "-" if cost == "quadratic" else "--"
         ax.plot(np.arange(len(outputs)), outputs, style, label=f"{cost} from {name}")
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("epochs trained (0: the start)")
     ax.set_ylabel("output a")
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
