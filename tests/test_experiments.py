@@ -26,10 +26,12 @@ from nndl.experiments import (
     get_experiment,
     run_all,
     run_experiment,
+    training_plan,
 )
 from nndl.experiments.background import BackgroundJob
 from nndl.experiments.data_source import resolve_data_source
 from nndl.experiments.more_data import fit_power_law, predict_power_law
+from nndl.experiments.progress import RunProgress, format_duration
 from nndl.experiments.statistics import summarize, t_quantile, welch_test
 from nndl.experiments.tables import format_value
 
@@ -42,10 +44,14 @@ def quick_results(tmp_path_factory) -> tuple:
     out = tmp_path_factory.getbasetemp() / QUICK_DIR
     log = out / "printed.txt"
     if not (out / "summary.json").exists():
-        buf = io.StringIO()
-        settings = ExperimentSettings(quick=True, data="digits", seeds=1, out=out, stream=buf)
+        buf, progress_log = io.StringIO(), io.StringIO()
+        progress = RunProgress(progress_log, terminal=False)
+        settings = ExperimentSettings(
+            quick=True, data="digits", seeds=1, out=out, stream=buf, progress=progress
+        )
         run = run_all(settings)
         log.write_text(buf.getvalue(), encoding="utf-8")
+        (out / "progress.txt").write_text(progress_log.getvalue(), encoding="utf-8")
         assert not run["errors"], run["errors"]
         assert not run["unavailable"], run["unavailable"]
     return out, log.read_text(encoding="utf-8")
@@ -318,6 +324,79 @@ def test_old_names_still_import():
     assert runner.format_value is format_value
 
 
+# ------------------------------------------------------------------ progress
+def test_progress_lines_name_every_configuration_with_time_left(quick):
+    """Not on a terminal: one plain line per finished configuration, with elapsed and ETA."""
+    out, _ = quick
+    lines = (out / "progress.txt").read_text(encoding="utf-8").splitlines()
+    assert "\r" not in "".join(lines) and "\x1b" not in "".join(lines)
+    assert lines[-1].startswith("[progress] run finished in ")
+    trained = []
+    for name in EXPERIMENTS:
+        res = json.loads((out / name / "results.json").read_text())
+        for label, runs in res["runs"].items():
+            for run in runs:
+                trained.append(f"[{name}] {label} (seed {run['seed']}): ")
+    assert sorted(line.split("): ")[0] + "): " for line in lines[:-1]) == sorted(trained)
+    for line in lines[:-1]:
+        assert " epochs in " in line and " elapsed, " in line and " left" in line
+    assert lines[-2].split("run ")[1].startswith("100% done")
+
+
+@pytest.mark.parametrize("name", [n for n in EXPERIMENTS if n not in ("slowdown", "softmax")])
+def test_training_plan_matches_what_was_trained(quick, name):
+    """The time left is estimated from the plan: it must be what the experiment trains."""
+    out, _ = quick
+    res = json.loads((out / name / "results.json").read_text())
+    settings = ExperimentSettings(quick=True, data="digits", seeds=1, out=out)
+    planned = sorted((e, n) for _, e, n in training_plan(name, settings))
+    trained = sorted(
+        (run["train"]["epochs"], run["n_train"]) for runs in res["runs"].values() for run in runs
+    )
+    assert planned == trained
+
+
+class _Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_progress_redraws_one_line_on_a_terminal():
+    clock, stream = _Clock(), io.StringIO()
+    progress = RunProgress(stream, terminal=True, clock=clock, width=200)
+    progress.plan("weight_init", [("a", 2, 100), ("b", 2, 100)])
+    progress.plan("learning_rate", [("eta 0.25", 4, 100)])
+    progress.begin("weight_init", "[784, 30, 10] large", 3, 2, 100)
+    clock.now = 10.0
+    progress.epoch_done(1)
+    shown = stream.getvalue().split("\r")[-1]
+    assert shown.startswith("weight_init 1/2: [784, 30, 10] large (seed 3) epoch 1/2 |")
+    # 100 of 800 example-epochs in 10 s: 700 left at 10 per second
+    assert "12%" in shown and "0:10 elapsed, 1:10 left" in shown
+    assert "\n" not in stream.getvalue()  # redrawn in place, no new lines
+    progress.write("a table", stream)  # other output clears the line, then it is redrawn
+    assert "\r\x1b[Ka table\n\r" in stream.getvalue()
+    progress.epoch_done(2)
+    progress.end()
+    progress.experiment_finished("weight_init")
+    assert progress.work_left() == 400
+    progress.close()
+    assert stream.getvalue().endswith("\r\x1b[K")
+    narrow = RunProgress(io.StringIO(), terminal=True, clock=clock, width=80)
+    narrow.begin("expanded_data", "B: elastic distortions of a long label", 0, 30, 10_000)
+    line = narrow.stream.getvalue().split("\r")[-1].replace("\x1b[K", "")
+    assert len(line) < 80 and line.endswith("estimating") and "epoch 0/30" in line
+
+
+def test_format_duration():
+    assert format_duration(42.4) == "0:42"
+    assert format_duration(725) == "12:05"
+    assert format_duration(3729) == "1:02:09"
+
+
 # ---------------------------------------------------------------------- CLI
 @pytest.fixture
 def cli():
@@ -373,6 +452,11 @@ def test_cli_run_and_report(cli, tmp_path):
     )
     assert r.exit_code == 0, r.output
     assert "== softmax: " in r.output and "== summary" in r.output
+    # not a terminal: one plain progress line per trained configuration on stderr
+    progress = [x for x in r.stderr.splitlines() if x.startswith("[slowdown] ")]
+    assert len(progress) == 4 and all(" left" in x for x in progress)
+    assert progress[0].startswith("[slowdown] quadratic from (0.6, 0.9) (seed 0): 300/300 epochs")
+    assert "\r" not in r.stderr
     assert (out / "softmax" / "results.json").exists() and (out / "index.html").exists()
     (out / "index.html").unlink()
     r = cli_runner.invoke(group, ["report", str(out)])

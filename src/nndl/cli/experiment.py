@@ -98,6 +98,11 @@ def run(names, quick, seeds, seed, out, data, dtype, svm_max_size, report, stric
     Each writes OUT/NAME/results.json (settings, seeds, per-epoch numbers,
     verdicts, wall time) and its figures as PNG, and prints its table: our
     result, the book's, and the verdict with the tolerance it used.
+
+    While they train, stderr shows what is training (experiment,
+    configuration, seed, epoch k/N), a bar over the whole run and the time
+    left: one line redrawn in place on a terminal, one plain line per
+    finished configuration otherwise (logs).
     """
     from ..experiments import (
         EXPERIMENTS,
@@ -106,6 +111,7 @@ def run(names, quick, seeds, seed, out, data, dtype, svm_max_size, report, stric
         get_experiment,
         run_all,
     )
+    from ..experiments.progress import RunProgress
 
     options = {}
     if svm_max_size is not None:
@@ -119,6 +125,7 @@ def run(names, quick, seeds, seed, out, data, dtype, svm_max_size, report, stric
         dtype=dtype,
         options=options,
         tensorboard=tensorboard,
+        progress=RunProgress(sys.stderr),
     ).validate()
     if "all" in names:
         if len(names) > 1:

@@ -9,7 +9,9 @@
 Every experiment module defines ``TITLE``, ``BOOK`` (the book's result in a
 sentence), ``run(experiment)`` (given an
 :class:`~nndl.experiments.experiment_run.ExperimentRun`) and optionally
-``DEFAULT_SEEDS``, ``prefetch(settings)`` and ``REQUIRES`` (``"module"`` or
+``DEFAULT_SEEDS``, ``prefetch(settings)``, ``training_plan(experiment)``
+(``(configuration, epochs, examples)`` of every training run, all seeds,
+so that the progress display can estimate the time left) and ``REQUIRES`` (``"module"`` or
 ``"module:name"`` entries of optional libraries it needs; when one is
 missing the experiment is listed as unavailable with the reason, never
 faked). Modules are imported only when an experiment runs, so listing them
@@ -52,6 +54,7 @@ __all__ = [
     "run_all",
     "run_experiment",
     "summarize_run",
+    "training_plan",
 ]
 
 
@@ -153,10 +156,11 @@ def run_experiment(name: str, settings: ExperimentSettings | None = None) -> dic
     if not ok:
         raise RuntimeError(f"experiment {name!r} is unavailable: {why}")
     mod = info.load()
-    experiment = ExperimentRun(
-        name, mod.TITLE, settings, default_seeds=getattr(mod, "DEFAULT_SEEDS", 1)
-    )
+    experiment = _new_run(name, settings)
     experiment.set_config(book=mod.BOOK)
+    progress = settings.progress
+    if progress is not None and name not in progress.planned:
+        progress.plan(name, training_plan(name, settings))
     try:
         mod.run(experiment)
     except BaseException as exc:
@@ -164,7 +168,24 @@ def run_experiment(name: str, settings: ExperimentSettings | None = None) -> dic
         experiment.error = f"{type(exc).__name__}: {exc}"
         experiment.finish()
         raise
+    finally:
+        if progress is not None:
+            progress.experiment_finished(name)
     return experiment.finish()
+
+
+def _new_run(name: str, settings: ExperimentSettings) -> ExperimentRun:
+    mod = get_experiment(name).load()
+    return ExperimentRun(name, mod.TITLE, settings, default_seeds=getattr(mod, "DEFAULT_SEEDS", 1))
+
+
+def training_plan(name: str, settings: ExperimentSettings) -> list[tuple[str, int, int]]:
+    """What experiment ``name`` will train with these settings: ``(configuration,
+    epochs, examples)`` of every run, all seeds; empty when the module does not say."""
+    plan = getattr(get_experiment(name).load(), "training_plan", None)
+    if plan is None:
+        return []
+    return list(plan(_new_run(name, settings)))
 
 
 def run_all(settings: ExperimentSettings | None = None, names=None) -> dict:
@@ -198,13 +219,19 @@ def run_all(settings: ExperimentSettings | None = None, names=None) -> dict:
             if prefetch is not None:
                 prefetch(settings)
                 waiting.append(name)
-        for name in [n for n in ready if n not in waiting] + waiting:
+        order = [n for n in ready if n not in waiting] + waiting
+        if settings.progress is not None:
+            for name in order:
+                settings.progress.plan(name, training_plan(name, settings))
+        for name in order:
             try:
                 results[name] = run_experiment(name, settings)
             except Exception as exc:  # one experiment's failure must not stop the others
                 errors[name] = f"{type(exc).__name__}: {exc}"
     finally:
         cancel_background()
+        if settings.progress is not None:
+            settings.progress.close()
     results = {n: results[n] for n in names if n in results}  # the chapter's order
     out = {
         "results": results,

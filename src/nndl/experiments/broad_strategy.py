@@ -46,6 +46,16 @@ EPOCHS = 30
 CHANCE = 0.16
 
 
+def training_plan(experiment: ExperimentRun) -> list[tuple[str, int, int]]:
+    """(configuration, epochs, examples) of each training run, every seed."""
+    n = experiment.data().train.X.shape[0]
+    epochs = experiment.pick(EPOCHS, 3)
+    return [
+        (step, epochs, min(n, experiment.pick(size, 200)) if size else n)
+        for step, (_, size, *_) in STEPS.items()
+    ] * len(experiment.seeds)
+
+
 def run(experiment: ExperimentRun) -> None:
     splits = experiment.data()
     n_in = splits.train.X.shape[1]

@@ -30,6 +30,13 @@ RUNS = {
 TOLERANCE = 1.0
 
 
+def training_plan(experiment: ExperimentRun) -> list[tuple[str, int, int]]:
+    """(configuration, epochs, examples) of each training run, every seed."""
+    n = experiment.data().train.X.shape[0]
+    epochs = experiment.pick(30, 2)
+    return [(f"{cost} {hidden} hidden", epochs, n) for cost, hidden in RUNS] * len(experiment.seeds)
+
+
 def run(experiment: ExperimentRun) -> None:
     splits = experiment.data()
     train, test = splits.train, splits.test

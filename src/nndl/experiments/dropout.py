@@ -43,6 +43,12 @@ RUNS = {
 }
 
 
+def training_plan(experiment: ExperimentRun) -> list[tuple[str, int, int]]:
+    """(configuration, epochs, examples) of each training run, every seed."""
+    n = min(experiment.data().train.X.shape[0], experiment.pick(N_TRAIN, 300))
+    return [(label, experiment.pick(EPOCHS, 4), n) for label in RUNS] * len(experiment.seeds)
+
+
 def run(experiment: ExperimentRun) -> None:
     splits = experiment.data()
     train = splits.train.head(experiment.pick(N_TRAIN, 300))

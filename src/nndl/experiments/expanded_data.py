@@ -67,6 +67,21 @@ def _train(experiment, label, X, y, test, *, seed, hidden, eta, lmbda, epochs):
     )
 
 
+def training_plan(experiment: ExperimentRun) -> list[tuple[str, int, int]]:
+    """(configuration, epochs, examples) of each training run, every seed."""
+    n = experiment.data().train.X.shape[0]
+    a_epochs = experiment.pick(PART_A["epochs"], 2)
+    b_epochs = experiment.pick(PART_B["epochs"], 2)
+    n_b = min(n, experiment.pick(PART_B["n_train"], 300))
+    mult = 1 + PART_B["copies"]
+    return [
+        ("A: none", a_epochs, n),
+        ("A: shifts", a_epochs, 5 * n),
+        ("B: none", b_epochs * mult, n_b),
+        *((f"B: {name}", b_epochs, mult * n_b) for name in RECIPES),
+    ] * len(experiment.seeds)
+
+
 def run(experiment: ExperimentRun) -> None:
     splits = experiment.data()
     test = splits.test

@@ -28,6 +28,7 @@ noise only when p < 0.05; with one seed per side the run says it cannot tell.
 
 from __future__ import annotations
 
+import copy
 import io
 import math
 import os
@@ -35,7 +36,7 @@ import platform
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
@@ -43,11 +44,12 @@ import numpy as np
 
 from .._io import atomic_write_bytes, atomic_write_json
 from .._validation import check_range
-from ..callbacks import TensorBoard
+from ..callbacks import LambdaCallback, TensorBoard
 from ..data import DataSplits
 from ..network import Network
 from ..training import DivergenceError, Trainer
 from .data_source import DATA_SOURCES, load_splits, resolve_data_source
+from .progress import RunProgress
 from .statistics import summarize, welch_test
 from .tables import format_statistics, format_table
 
@@ -106,6 +108,10 @@ class ExperimentSettings:
     stream : file, optional
         Where progress and the table are printed (default stdout); ``None``
         with ``verbose=False`` prints nothing.
+    progress : RunProgress, optional
+        Shows what is training and the time left for the whole run
+        (:class:`~nndl.experiments.progress.RunProgress`; ``nndl experiment
+        run`` gives one that draws on stderr).
     """
 
     quick: bool = False
@@ -118,6 +124,7 @@ class ExperimentSettings:
     tensorboard: Path | None = None
     verbose: bool = True
     stream: TextIO | None = None
+    progress: RunProgress | None = None
 
     def validate(self) -> ExperimentSettings:
         if self.seeds is not None:
@@ -136,9 +143,8 @@ class ExperimentSettings:
         return self
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d.pop("stream")
-        d.pop("verbose")
+        shown = [f.name for f in fields(self) if f.name not in ("stream", "verbose", "progress")]
+        d = {name: copy.deepcopy(getattr(self, name)) for name in shown}
         d["out"] = str(self.out)
         d["tensorboard"] = None if self.tensorboard is None else str(self.tensorboard)
         return d
@@ -226,8 +232,14 @@ class ExperimentRun:
     def log(self, message: str) -> None:
         """A progress line (to the settings' stream)."""
         if self.settings.verbose:
-            stream = self.settings.stream or sys.stdout
-            print(f"[{self.name}] {message}", file=stream, flush=True)
+            self._print(f"[{self.name}] {message}")
+
+    def _print(self, text: str) -> None:
+        stream = self.settings.stream or sys.stdout
+        if self.settings.progress is not None:
+            self.settings.progress.write(text, stream)
+        else:
+            print(text, file=stream, flush=True)
 
     def note(self, text: str) -> None:
         """A sentence for the report (what was done differently, and why)."""
@@ -315,7 +327,15 @@ class ExperimentRun:
         callbacks = list(callbacks)
         if self.settings.tensorboard is not None:
             callbacks.append(self._tensorboard_callback(label, seed))
+        progress = self.settings.progress
+        if progress is not None:
+            callbacks.append(
+                LambdaCallback(on_epoch_end=lambda t, epoch, logs: progress.epoch_done(epoch + 1))
+            )
         trainer = Trainer(net, callbacks=callbacks, seed=seed, monitor=list(monitor), **train)
+        n_train = int(np.asarray(X).shape[0])
+        if progress is not None:
+            progress.begin(self.name, label, seed, trainer.config.epochs, n_train)
         diverged = None
         t0 = time.perf_counter()
         try:
@@ -324,12 +344,15 @@ class ExperimentRun:
             if not catch_divergence:
                 raise
             diverged = str(exc)
+        finally:
+            if progress is not None:
+                progress.end()
         seconds = time.perf_counter() - t0
         history = trainer.history.to_dict()
         record = {
             "seed": seed,
             "seconds": seconds,
-            "n_train": int(np.asarray(X).shape[0]),
+            "n_train": n_train,
             "n_eval": None if evaluation is None else int(np.asarray(evaluation[0]).shape[0]),
             "network": net.config.to_dict(),
             "train": trainer.config.to_dict(),
@@ -575,5 +598,5 @@ class ExperimentRun:
         res = self.result()
         atomic_write_json(self.out / "results.json", res, indent=1)
         if self.settings.verbose:
-            print(format_table(res), file=self.settings.stream or sys.stdout, flush=True)
+            self._print(format_table(res))
         return res

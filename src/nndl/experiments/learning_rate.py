@@ -30,6 +30,12 @@ def rises(cost) -> int:
     return int(np.sum(np.diff(np.asarray(cost)) > 0))
 
 
+def training_plan(experiment: ExperimentRun) -> list[tuple[str, int, int]]:
+    """(configuration, epochs, examples) of each training run, every seed."""
+    n = experiment.data().train.X.shape[0]
+    return [(f"eta {eta}", experiment.pick(EPOCHS, 3), n) for eta in RATES] * len(experiment.seeds)
+
+
 def run(experiment: ExperimentRun) -> None:
     splits = experiment.data()
     train = splits.train

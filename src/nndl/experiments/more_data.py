@@ -149,6 +149,14 @@ def prefetch(settings) -> None:
         start_background(key, svm_accuracies, kwargs)
 
 
+def training_plan(experiment: ExperimentRun) -> list[tuple[str, int, int]]:
+    """(configuration, epochs, examples) of each network run, every seed (not the SVM)."""
+    n_max = experiment.data().train.X.shape[0]
+    sizes = [n for n in experiment.pick(SIZES, QUICK_SIZES) if n <= n_max]
+    budget = experiment.pick(BUDGET, QUICK_BUDGET)
+    return [(f"n = {n}", max(1, budget // n), n) for n in sizes] * len(experiment.seeds)
+
+
 def run(experiment: ExperimentRun) -> None:
     splits = experiment.data()
     sizes = [n for n in experiment.pick(SIZES, QUICK_SIZES) if n <= splits.train.X.shape[0]]

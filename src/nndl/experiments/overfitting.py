@@ -55,6 +55,13 @@ def plateau_gain(acc, epoch: int) -> float:
     return max(0.0, float(acc[epoch:].max() - acc[:epoch].max()))
 
 
+def training_plan(experiment: ExperimentRun) -> list[tuple[str, int, int]]:
+    """(configuration, epochs, examples) of each training run, every seed."""
+    return [("no regularization", experiment.pick(EPOCHS, 6), experiment.pick(N_TRAIN, 200))] * len(
+        experiment.seeds
+    )
+
+
 def run(experiment: ExperimentRun) -> None:
     epochs = experiment.pick(EPOCHS, 6)
     experiment.set_config(

@@ -126,6 +126,18 @@ def _l2_on_full_training_set(experiment) -> None:
     )
 
 
+def training_plan(experiment: ExperimentRun) -> list[tuple[str, int, int]]:
+    """(configuration, epochs, examples) of each training run, every seed."""
+    small = experiment.pick(1000, 200)
+    epochs = experiment.pick(400, 6)
+    n = experiment.data().train.X.shape[0]
+    return [
+        ("small: no regularization", epochs, small),
+        ("small: lambda 0.1", epochs, small),
+        *((label, experiment.pick(run[3], 2), n) for label, run in FULL_RUNS.items()),
+    ] * len(experiment.seeds)
+
+
 def run(experiment: ExperimentRun) -> None:
     experiment.set_config(
         small={

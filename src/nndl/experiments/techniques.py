@@ -98,6 +98,20 @@ def _train(experiment, label, name, train, val, *, seed, epochs, value, tuned_pa
     )
 
 
+def training_plan(experiment: ExperimentRun) -> list[tuple[str, int, int]]:
+    """(configuration, epochs, examples) of each training run, every seed; runs that
+    stop early take less."""
+    n = min(experiment.data().train.X.shape[0], experiment.pick(N_TRAIN, 500))
+    tune_epochs = experiment.pick(TUNE_EPOCHS, 1)
+    tuning = [
+        (f"{name}, tuning", tune_epochs, n)
+        for name, (_, grid, _) in CONTENDERS.items()
+        for _ in grid or ()
+    ]
+    runs = [(name, experiment.pick(EPOCHS, 3), n) for name in CONTENDERS]
+    return tuning + runs * len(experiment.seeds)
+
+
 def run(experiment: ExperimentRun) -> None:
     splits = experiment.data()
     train = splits.train.head(experiment.pick(N_TRAIN, 500))

@@ -23,6 +23,15 @@ HIDDEN = (30, 100)
 ETA, LMBDA, EPOCHS = 0.1, 5.0, 30
 
 
+def training_plan(experiment: ExperimentRun) -> list[tuple[str, int, int]]:
+    """(configuration, epochs, examples) of each training run, every seed."""
+    n = experiment.data().train.X.shape[0]
+    epochs = experiment.pick(EPOCHS, 2)
+    return [(f"{hidden} hidden, {init}", epochs, n) for hidden in HIDDEN for init in INITS] * len(
+        experiment.seeds
+    )
+
+
 def run(experiment: ExperimentRun) -> None:
     splits = experiment.data()
     train, val = splits.train, splits.validation
