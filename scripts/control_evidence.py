@@ -46,7 +46,7 @@ def run(name, callbacks, data, args) -> dict:
     out = {
         "name": name,
         "epochs_run": len(history),
-        "best_epoch": best_epoch + 1,
+        "best_epoch": best_epoch,  # History counts epochs from 1
         "best_val_accuracy": best,
         "final_val_accuracy": net.accuracy(val.X, val.y),
         "test_accuracy": net.accuracy(test.X, test.y),
@@ -56,7 +56,7 @@ def run(name, callbacks, data, args) -> dict:
     }
     print(
         f"{name}: {out['epochs_run']} epochs, validation {100 * out['final_val_accuracy']:.2f}% "
-        f"(best {100 * best:.2f}% in epoch {best_epoch + 1}), {seconds:.0f} s",
+        f"(best {100 * best:.2f}% in epoch {best_epoch}), {seconds:.0f} s",
         flush=True,
     )
     return out

@@ -133,3 +133,51 @@ def test_experiment_figures_count_epochs_from_one(name, tmp_path, monkeypatch):
     for x in xs:
         assert x.min() >= 1 and float(x[0]).is_integer(), (name, x)
     assert any(x[0] == 1 for x in xs)  # the first epoch is drawn at x = 1
+
+
+def _counted_from_zero(state: dict) -> dict:
+    """A checkpoint state as nndl wrote it when epochs counted from 0."""
+    for r in state["history"]:
+        r["epoch"] -= 1
+    for entry in state["callbacks"]:
+        s = entry["state"]
+        if s.pop("counted_from", None) is None:
+            continue
+        for key in ("best_epoch", "stopped_epoch"):
+            if s.get(key) is not None:
+                s[key] -= 1
+        for r in s.get("records", []):
+            r["epoch"] -= 1
+            r["batch"] -= 1
+    return state
+
+
+def test_checkpoints_written_when_epochs_counted_from_zero_still_resume(tmp_path):
+    from nndl import Network, Trainer
+    from nndl.callbacks import BatchMonitor, Checkpoint
+    from nndl.checkpoint import read_checkpoint, write_checkpoint
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 5)), rng.integers(0, 3, 60)
+    val = (rng.normal(size=(20, 5)), rng.integers(0, 3, 20))
+
+    def trainer(path, epochs):
+        cbs = [EarlyStopping("val_loss", patience=50), BatchMonitor(every=3, val_subset=10)]
+        net = Network([5, 7, 3], seed=1)
+        return Trainer(net, callbacks=[*cbs, Checkpoint(path)], epochs=epochs, seed=2), cbs
+
+    path = tmp_path / "c.npz"
+    first, (es, mon) = trainer(path, 2)
+    first.fit(X, y, val)
+    assert first.history["epoch"] == [1, 2] and es.best_epoch in (1, 2)
+    assert {r["epoch"] for r in mon.records} == {1, 2}
+    write_checkpoint(path, _counted_from_zero(read_checkpoint(path)))
+
+    resumed, (es2, mon2) = trainer(tmp_path / "d.npz", 3)
+    resumed.fit(X, y, val, resume_from=path, epochs=0)  # load only
+    assert resumed.history.records == first.history.records
+    assert (es2.best_epoch, es2.stopped_epoch) == (es.best_epoch, es.stopped_epoch)
+    assert mon2.records == mon.records
+    resumed.fit(X, y, val, epochs=1)  # a second fit continues
+    assert resumed.history["epoch"] == [1, 2, 3]
+    assert {r["epoch"] for r in mon2.records} == {1, 2, 3}
