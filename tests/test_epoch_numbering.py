@@ -18,7 +18,7 @@ pytest.importorskip("matplotlib")
 
 from matplotlib.figure import Figure
 
-from nndl.callbacks import EarlyStopping, History
+from nndl.callbacks import EarlyStopping, History, PlateauSchedule
 from nndl.cli import cli as cli_main
 from nndl.cli.train import plot_curves
 from nndl.diagnostics import plot_diagnostics
@@ -102,6 +102,12 @@ def test_history_best_and_stopping_rules_count_from_one():
     assert (es.best_epoch, es.stopped_epoch) == (2, 4)
     es.load_state_dict(es.state_dict())
     assert (es.best_epoch, es.stopped_epoch) == (2, 4)
+    plateau = PlateauSchedule()
+    old = {"best": 0.9, "wait": 0, "initial": 1.0, "reductions": [[2, 0.5]], "stopped_epoch": 2}
+    plateau.load_state_dict(old)
+    assert (plateau.reductions, plateau.stopped_epoch) == ([[3, 0.5]], 3)
+    plateau.load_state_dict(plateau.state_dict())
+    assert (plateau.reductions, plateau.stopped_epoch) == ([[3, 0.5]], 3)
 
 
 # Experiments whose figures plot something per epoch (x from 1); slowdown

@@ -27,7 +27,8 @@ class PlateauSchedule(ImprovementMonitor):
     tenth halving.
 
     The rate in force during each epoch is in the logs as ``learning_rate``;
-    ``reductions`` lists (epoch, new rate) pairs.
+    ``reductions`` lists (epoch, new rate) pairs; it and ``stopped_epoch``
+    count epochs from 1, as the console does.
     """
 
     def __init__(
@@ -71,12 +72,12 @@ class PlateauSchedule(ImprovementMonitor):
             return
         self.wait = 0
         trainer.learning_rate = trainer.learning_rate / self.factor
-        self.reductions.append([epoch, trainer.learning_rate])
+        self.reductions.append([epoch + 1, trainer.learning_rate])
         # A relative tolerance so that factor 10, floor 1000 stops after three
         # divisions although eta_0/10/10/10 and eta_0/1000 differ in the last bit.
         if self.stop and trainer.learning_rate <= self.initial / self.floor * (1 + 1e-9):
             trainer.stop_training = True
-            self.stopped_epoch = epoch
+            self.stopped_epoch = epoch + 1
 
     def get_config(self):
         return {
@@ -97,14 +98,18 @@ class PlateauSchedule(ImprovementMonitor):
             "initial": self.initial,
             "reductions": self.reductions,
             "stopped_epoch": self.stopped_epoch,
+            "counted_from": 1,
         }
 
     def load_state_dict(self, state):
         self.best = state["best"]
         self.wait = int(state["wait"])
         self.initial = state["initial"]
-        self.reductions = [list(r) for r in state["reductions"]]
-        self.stopped_epoch = state["stopped_epoch"]
+        # States saved before epochs counted from 1 lack "counted_from".
+        shift = 0 if state.get("counted_from") == 1 else 1
+        self.reductions = [[r[0] + shift, r[1]] for r in state["reductions"]]
+        stopped = state["stopped_epoch"]
+        self.stopped_epoch = None if stopped is None else stopped + shift
 
     def __repr__(self):
         return (
