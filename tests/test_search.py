@@ -291,10 +291,10 @@ def test_pruning_callback_reports_every_epoch_and_stops(digits):
     train, val, _ = digits
     trial = _FakeTrial(prune_at=2)
     net = Network([64, 10, 10], seed=0)
-    with pytest.raises(optuna.TrialPruned, match="at epoch 2"):
+    with pytest.raises(optuna.TrialPruned, match="at epoch 3"):
         fit(net, *train, validation_data=val, epochs=10, seed=0, callbacks=[PruningCallback(trial)])
     assert [s for s, _ in trial.reports] == [0, 1, 2]
-    assert trial.user_attrs["pruned_at_epoch"] == 2
+    assert trial.user_attrs["pruned_at_epoch"] == 3  # the third epoch, as the console counts
     quiet = _FakeTrial(prune_at=0)
     fit(
         Network([64, 10, 10], seed=0),

@@ -42,10 +42,12 @@ class PruningCallback(Callback):
         value = logs.get(self.monitor)
         if value is None or not math.isfinite(value):
             return
+        # Optuna's step counts from 0 (as studies already stored do); what
+        # users read counts epochs from 1, as the console does.
         self.trial.report(float(value), epoch)
         if self.prune and self.trial.should_prune():
-            self.trial.set_user_attr("pruned_at_epoch", int(epoch))
-            raise optuna.TrialPruned(f"{self.monitor} {value:.4f} at epoch {epoch} is poor")
+            self.trial.set_user_attr("pruned_at_epoch", int(epoch) + 1)
+            raise optuna.TrialPruned(f"{self.monitor} {value:.4f} at epoch {epoch + 1} is poor")
 
     def __repr__(self) -> str:
         return f"PruningCallback(monitor={self.monitor!r}, prune={self.prune})"
