@@ -99,7 +99,7 @@ def test_train_writes_model_history_config_and_curves(run):
     assert net.metadata["results"] == results
 
     history = json.loads((out / "history.json").read_text())
-    assert history["epoch"] == [0, 1, 2]
+    assert history["epoch"] == [1, 2, 3]  # as the console counts
     assert len(history["val_accuracy"]) == 3 and len(history["loss"]) == 3
     rows = (out / "history.csv").read_text().splitlines()
     assert rows[0].split(",") == list(history)
