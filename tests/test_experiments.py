@@ -324,6 +324,77 @@ def test_old_names_still_import():
     assert runner.format_value is format_value
 
 
+# ------------------------------------------------- quick runs say what they ran
+def _stated(res: dict) -> str:
+    """Everything a run states as its own: title, row labels, our values, rules, comparisons."""
+    parts = [res["title"]]
+    for c in res["checks"]:
+        parts += [c["label"], c["ours"], c["tolerance"]]
+    parts += [c["verdict"] for c in res.get("comparisons", [])]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_quick_runs_state_the_settings_they_used(quick, name):
+    """The digits have 64 inputs and the quick slice 1,000 training images: nothing a
+    quick run states as its own may speak of MNIST's sizes."""
+    out, printed = quick
+    res = json.loads((out / name / "results.json").read_text())
+    stated = _stated(res)
+    for book_only in ("[784", "50,000", "250,000", "10,000", "on MNIST"):
+        assert book_only not in stated, (book_only, stated)
+    assert res["data"] is not None and "data None" not in printed
+
+
+def test_quick_overfitting_says_what_it_ran(quick):
+    out, _ = quick
+    res = json.loads((out / "overfitting" / "results.json").read_text())
+    assert res["title"] == "Overfitting on 200 training images of the 8x8 digits"
+    assert res["config"]["n_train"] == 200 and res["config"]["epochs"] == 6
+    labels = [c["label"] for c in res["checks"]]
+    # 6 epochs say nothing about epoch 280 or 40: those statements are left out
+    assert "test accuracy stops improving" not in labels
+    assert not any("then ->" in c["ours"] for c in res["checks"])
+    assert "after epoch 5" not in _stated(res)
+
+
+def test_quick_runs_without_data_say_what_they_use(quick):
+    out, printed = quick
+    for name in ("slowdown", "softmax"):
+        res = json.loads((out / name / "results.json").read_text())
+        assert res["data"].startswith("none: ")
+    assert "data none: one sigmoid neuron" in printed
+
+
+def test_quick_learning_rate_judges_an_epoch_it_ran(quick):
+    out, _ = quick
+    res = json.loads((out / "learning_rate" / "results.json").read_text())
+    assert res["config"]["epochs"] == 3
+    assert "epoch 5" not in _stated(res) and "at epoch 3" in _stated(res)
+
+
+def test_figure_titles_come_from_the_settings(tmp_path, monkeypatch):
+    titles = []
+
+    def record(self, name, fig, caption=""):
+        titles.append(fig._suptitle.get_text() if fig._suptitle else "")
+        titles.extend(ax.get_title() for ax in fig.axes)
+        self.pyplot().close(fig)
+
+    monkeypatch.setattr(ExperimentRun, "figure", record)
+    settings = ExperimentSettings(quick=True, data="digits", out=tmp_path, verbose=False)
+    run_experiment("overfitting", settings)
+    assert titles[0] == (
+        "Overfitting: [64, 30, 10] on 200 training images of the 8x8 digits, 6 epochs, "
+        "eta 0.5, no regularization"
+    )
+    titles.clear()
+    run_experiment("regularization", settings)
+    titles[:] = [t for t in titles if t]
+    assert titles[0] == "200 images: training cost, lambda 0.1"
+    assert any(t.startswith("All 1,000 training images of the 8x8 digits") for t in titles)
+
+
 # ------------------------------------------------------------------ progress
 def test_progress_lines_name_every_configuration_with_time_left(quick):
     """Not on a terminal: one plain line per finished configuration, with elapsed and ETA."""

@@ -46,13 +46,23 @@ EPOCHS = 30
 CHANCE = 0.16
 
 
+def _steps(experiment) -> dict:
+    """STEPS labelled with the input size and the small set's size this run uses."""
+    train = experiment.data().train
+    n_in, small = train.X.shape[1], min(train.X.shape[0], experiment.pick(1000, 200))
+    return {
+        step.replace("[784,", f"[{n_in},").replace("1,000 images", f"{small:,} images"): value
+        for step, value in STEPS.items()
+    }
+
+
 def training_plan(experiment: ExperimentRun) -> list[tuple[str, int, int]]:
     """(configuration, epochs, examples) of each training run, every seed."""
     n = experiment.data().train.X.shape[0]
     epochs = experiment.pick(EPOCHS, 3)
     return [
         (step, epochs, min(n, experiment.pick(size, 200)) if size else n)
-        for step, (_, size, *_) in STEPS.items()
+        for step, (_, size, *_) in _steps(experiment).items()
     ] * len(experiment.seeds)
 
 
@@ -69,7 +79,7 @@ def run(experiment: ExperimentRun) -> None:
     )
     rows = []
     for seed in experiment.seeds:
-        for step, (hidden, size, eta, lmbda, _) in STEPS.items():
+        for step, (hidden, size, eta, lmbda, _) in _steps(experiment).items():
             train = splits.train.head(experiment.pick(size, 200) if size else None)
             val = splits.validation.head(N_VAL_SMALL if size else None)
             sizes = [n_in, 30, 10] if hidden else [n_in, 10]
@@ -95,7 +105,7 @@ def run(experiment: ExperimentRun) -> None:
                 rows.append((step, acc, r.diverged, 1 - eta * lmbda / train.X.shape[0]))
     experiment.set_config(first_seed_accuracies={s: a for s, a, _, _ in rows})
 
-    for step, (*_, book) in STEPS.items():
+    for step, (*_, book) in _steps(experiment).items():
         best = experiment.metrics[f"{step}: best"]["values"]
         diverged = experiment.value(f"{step}: diverged") > 0
         mean_txt = experiment.shown(f"{step}: mean") if any(v is not None for v in best) else "-"
@@ -107,7 +117,8 @@ def run(experiment: ExperimentRun) -> None:
         if step.startswith(("1.", "2.", "4.")):
             passed = diverged or best_v <= (0.15 if step.startswith("1.") else CHANCE)
             rule = (
-                "no signal: every epoch at chance (<= 15% on 10,000, <= 16% on 100 images) "
+                "no signal: every epoch at chance (<= 15% on "
+                f"{experiment.data().validation.X.shape[0]:,}, <= 16% on {N_VAL_SMALL} images) "
                 "or diverged"
             )
         elif step.startswith("3."):

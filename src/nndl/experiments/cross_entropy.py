@@ -43,6 +43,10 @@ def run(experiment: ExperimentRun) -> None:
     epochs = experiment.pick(30, 2)
     n_in = train.X.shape[1]
     experiment.set_config(epochs=epochs, mini_batch_size=10, initializer="large", runs=str(RUNS))
+    experiment.set_title(
+        f"Cross-entropy vs quadratic cost on {train.X.shape[0]:,} training images of "
+        f"{experiment.data_name}, {epochs} epochs"
+    )
     for seed in experiment.seeds:
         for (cost, hidden), (eta, _) in RUNS.items():
             label = f"{cost} [{n_in}, {hidden}, 10] eta {eta}"
@@ -88,7 +92,11 @@ def run(experiment: ExperimentRun) -> None:
             label = f"{cost} [{n_in}, {hidden}, 10] eta {eta}"
             experiment.plot_curves(ax, label, "val_accuracy", scale=100, label=f"{cost}, eta {eta}")
             ax.axhline(book, ls=":", lw=1, color="C0" if cost == "cross_entropy" else "C1")
-        ax.set_title(f"[{n_in}, {hidden}, 10] (dotted: the book's final figures)", fontsize=10)
+        ax.set_title(
+            f"[{n_in}, {hidden}, 10], {train.X.shape[0]:,} images of {experiment.data_name}, "
+            f"{epochs} epochs\n(dotted: the book's final figures)",
+            fontsize=10,
+        )
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right")

@@ -133,7 +133,9 @@ def run(experiment: ExperimentRun) -> None:
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(
-        f"{train.X.shape[0]} training images, eta {ETA}, large initialization", fontsize=10
+        f"{train.X.shape[0]:,} training images of {experiment.data_name}, {epochs} epochs, "
+        f"eta {ETA}, large initialization",
+        fontsize=10,
     )
     fig.tight_layout()
     experiment.figure("test_accuracy", fig, "Test accuracy with and without dropout and L2.")

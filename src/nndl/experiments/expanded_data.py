@@ -133,7 +133,7 @@ def run(experiment: ExperimentRun) -> None:
             "A shifts",
             r.history["val_accuracy"][-1],
             unit="%",
-            label="full data, one-pixel shifts (250,000)",
+            label=f"full data, one-pixel shifts ({5 * full.X.shape[0]:,})",
         )
         r = _train(
             experiment,
@@ -176,7 +176,8 @@ def run(experiment: ExperimentRun) -> None:
         )
         experiment.compare(label, key, base)
 
-    gain_check("A: 250,000 shifted images vs 50,000", "A shifts", "A none", "improves")
+    n_a = full.X.shape[0]
+    gain_check(f"A: {5 * n_a:,} shifted images vs {n_a:,}", "A shifts", "A none", "improves")
     for name, book in (
         ("shifts", "improves"),
         ("rotations", "improves (affine: 98.4 -> 98.9)"),
@@ -184,17 +185,20 @@ def run(experiment: ExperimentRun) -> None:
     ):
         gain_check(f"B: {name} vs none ({n_b} images)", f"B {name}", "B none", book)
 
-    _figures(experiment, n_b, mult)
+    _figures(experiment, n_b, mult, n_a)
 
 
-def _figures(experiment, n_b, mult) -> None:
+def _figures(experiment, n_b, mult, n_a) -> None:
     plt = experiment.pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for i, label in enumerate(("A: none", "A: shifts")):
         experiment.plot_curves(
             axes[0], label, "val_accuracy", scale=100, label=label[3:], color=f"C{i}"
         )
-    axes[0].set_title("A: 50,000 images vs 250,000 with one-pixel shifts", fontsize=10)
+    axes[0].set_title(
+        f"A: {n_a:,} images of {experiment.data_name} vs {5 * n_a:,} with one-pixel shifts",
+        fontsize=10,
+    )
     axes[0].set_xlabel("epoch")
     for i, name in enumerate(("none", *RECIPES)):
         arr = experiment.curves(f"B: {name}", "val_accuracy") * 100
@@ -203,7 +207,7 @@ def _figures(experiment, n_b, mult) -> None:
         x = np.arange(1, arr.shape[1] + 1) * step
         mean = np.nanmean(arr, axis=0)
         axes[1].plot(x, mean, color=f"C{i}", label=name)
-    axes[1].set_title(f"B: {n_b} images, equal budget", fontsize=10)
+    axes[1].set_title(f"B: {n_b:,} images, equal budget", fontsize=10)
     axes[1].set_xlabel(f"examples seen / {n_b}")
     for ax in axes:
         ax.set_ylabel("test accuracy (%)")

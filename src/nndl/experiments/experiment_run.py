@@ -220,6 +220,8 @@ class ExperimentRun:
         self.notes: list[str] = []
         self.config: dict = {}
         self._data_source: str | None = None
+        #: What an experiment without a data set uses instead (see :meth:`uses_no_data_set`).
+        self.data_description: str | None = None
         #: Set when the experiment raised: its results are then partial.
         self.error: str | None = None
         self._t0 = time.perf_counter()
@@ -249,7 +251,20 @@ class ExperimentRun:
         """Record the experiment's own settings (sizes, epochs, rates ...)."""
         self.config.update(config)
 
+    def set_title(self, title: str) -> None:
+        """The table's and the report's title, from the settings actually used."""
+        self.title = title
+
     # -------------------------------------------------------------------- data
+    def uses_no_data_set(self, description: str) -> None:
+        """Say what the experiment uses instead of a data set (the table's "data")."""
+        self.data_description = description
+
+    @property
+    def data_name(self) -> str:
+        """The data set in words: ``MNIST`` or ``the 8x8 digits``."""
+        return "MNIST" if self.data_source == "mnist" else "the 8x8 digits"
+
     @property
     def data_source(self) -> str:
         """``"mnist"`` or ``"digits"``, resolved from the settings."""
@@ -570,7 +585,7 @@ class ExperimentRun:
                 "name": self.name,
                 "title": self.title,
                 "quick": self.quick,
-                "data": self.data_source if self._data_source else None,
+                "data": self.data_description or self._data_source,
                 "seeds": self.seeds,
                 "settings": self.settings.to_dict(),
                 "config": self.config,

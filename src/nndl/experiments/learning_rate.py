@@ -41,6 +41,7 @@ def run(experiment: ExperimentRun) -> None:
     train = splits.train
     n_in = train.X.shape[1]
     epochs = experiment.pick(EPOCHS, 3)
+    early = min(EARLY, epochs)  # the epoch at which "decreases quickly" is judged
     experiment.set_config(
         rates=RATES,
         l2=LMBDA,
@@ -73,8 +74,7 @@ def run(experiment: ExperimentRun) -> None:
             half = len(cost) // 2
             experiment.metric(f"eta {eta} rises first half", rises(cost[: half + 1]))
             experiment.metric(f"eta {eta} rises second half", rises(cost[half:]))
-            early = min(EARLY, len(cost)) - 1
-            experiment.metric(f"eta {eta} cost at epoch {EARLY}", cost[early])
+            experiment.metric(f"eta {eta} cost at epoch {early}", cost[early - 1])
             experiment.metric(
                 f"eta {eta} jitter",
                 float(np.mean(np.abs(np.diff(cost[half:])))),
@@ -92,24 +92,24 @@ def run(experiment: ExperimentRun) -> None:
         passed=slow_rises <= 2 and slow_final > good_final,
         rule="cost falls in (nearly) every epoch yet ends above eta 0.25's",
     )
-    fast = experiment.value(f"eta 0.25 cost at epoch {EARLY}")
-    slow_early = experiment.value(f"eta 0.025 cost at epoch {EARLY}")
+    fast = experiment.value(f"eta 0.25 cost at epoch {early}")
+    slow_early = experiment.value(f"eta 0.025 cost at epoch {early}")
     rises_good = experiment.value("eta 0.25 rises")
     jitter, wild = experiment.value("eta 0.25 jitter"), experiment.value("eta 2.5 jitter")
     experiment.check(
         "eta 0.25: decreases, then jitters",
-        ours=f"cost {fast:.4f} at epoch {EARLY} (eta 0.025: {slow_early:.4f}); rose in "
+        ours=f"cost {fast:.4f} at epoch {early} (eta 0.025: {slow_early:.4f}); rose in "
         f"{rises_good:.0f} epochs, by {jitter:.4f} a step on average late on (eta 2.5: {wild:.4f})",
         book="decreases then jitters",
         passed=fast < slow_early and rises_good >= 2 and jitter < wild / 3,
-        rule=f"below eta 0.025's cost at epoch {EARLY}, then at least 2 rises, with late "
+        rule=f"below eta 0.025's cost at epoch {early}, then at least 2 rises, with late "
         "changes under a third of eta 2.5's",
     )
     big_first = experiment.value("eta 2.5 rises first half")
     big_final = experiment.value("eta 2.5 final cost")
     experiment.check(
         "eta 2.5: oscillates from the start",
-        ours=f"cost rose in {big_first:.0f} of the first {epochs // 2} epochs; final "
+        ours=f"cost rose in {big_first:.0f} of the first {epochs // 2} epoch(s); final "
         f"{big_final:.4f}",
         book="oscillates from the start",
         passed=big_first >= 3 and big_final > good_final,
@@ -126,7 +126,11 @@ def run(experiment: ExperimentRun) -> None:
         experiment.plot_curves(ax, f"eta {eta}", "loss", label=f"eta = {eta}", color=f"C{i}")
     ax.set_xlabel("epoch")
     ax.set_ylabel("training cost (with the L2 term)")
-    ax.set_title(f"[{n_in}, 30, 10], lambda {LMBDA}, mini-batch 10", fontsize=10)
+    ax.set_title(
+        f"[{n_in}, 30, 10] on {train.X.shape[0]:,} training images of {experiment.data_name}, "
+        f"{epochs} epochs, lambda {LMBDA}, mini-batch 10",
+        fontsize=10,
+    )
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -296,16 +296,19 @@ def _state_verdicts(experiment, sizes, net_acc, svm_n, svm_acc, svm_max) -> None
 def _figures(experiment, sizes, net_acc, svm_n, svm_acc, fits) -> None:
     plt = experiment.pyplot()
     net_pct = 100 * np.asarray(net_acc)
+    n_in = experiment.data().train.X.shape[1]
+    fit_min = experiment.pick(FIT_MIN_SIZE, QUICK_FIT_MIN_SIZE)
     for name, log in (("accuracy_linear", False), ("accuracy_log", True)):
         fig, ax = plt.subplots(figsize=(7, 4.3))
-        ax.plot(sizes, net_pct, marker="o", label="network [784, 30, 10]")
+        ax.plot(sizes, net_pct, marker="o", label=f"network [{n_in}, 30, 10]")
         if log:
             ax.set_xscale("log")
         ax.set_xlabel("training-set size")
         ax.set_ylabel("validation accuracy (%)")
         ax.grid(alpha=0.3, which="both")
         ax.set_title(
-            f"The network against training-set size ({'log' if log else 'linear'} scale)",
+            f"The network against training-set size ({'log' if log else 'linear'} scale), "
+            f"{experiment.data_name}",
             fontsize=10,
         )
         fig.tight_layout()
@@ -314,7 +317,7 @@ def _figures(experiment, sizes, net_acc, svm_n, svm_acc, fits) -> None:
         )
 
     fig, ax = plt.subplots(figsize=(7, 4.3))
-    ax.plot(sizes, net_pct, marker="o", label="network [784, 30, 10]")
+    ax.plot(sizes, net_pct, marker="o", label=f"network [{n_in}, 30, 10]")
     if svm_n:
         ax.plot(svm_n, 100 * np.asarray(svm_acc), marker="s", label="SVM (SVC, gamma 1/784)")
     ax.set_xscale("log")
@@ -349,7 +352,9 @@ def _figures(experiment, sizes, net_acc, svm_n, svm_acc, fits) -> None:
         ax.set_ylabel("validation accuracy (%)")
         ax.grid(alpha=0.3, which="both")
         ax.legend(loc="lower right", fontsize=8)
-        ax.set_title("Extrapolating: error = a + b n^-c, fitted from 1,000 images up", fontsize=10)
+        ax.set_title(
+            f"Extrapolating: error = a + b n^-c, fitted from {fit_min:,} images up", fontsize=10
+        )
         if not experiment.quick:
             ax.set_ylim(60, 100)
         fig.tight_layout()

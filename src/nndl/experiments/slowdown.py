@@ -74,6 +74,7 @@ def _train_one_neuron(
 def run(experiment: ExperimentRun) -> None:
     epochs = EPOCHS  # already a fraction of a second: quick runs keep the full length
     experiment.set_config(epochs=epochs, x=1.0, y=0.0, learning_rates=COSTS, starts=STARTS)
+    experiment.uses_no_data_set("none: one sigmoid neuron, one synthetic example (x = 1, y = 0)")
     results = {}
     for cost, eta in COSTS.items():
         for name, start in STARTS.items():

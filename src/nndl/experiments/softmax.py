@@ -33,6 +33,7 @@ TEMPERATURES = (0.01, 0.1, 0.5, 1.0, 2.0, 5.0, 100.0)
 
 def run(experiment: ExperimentRun) -> None:
     experiment.set_config(z=Z.tolist(), temperatures=list(TEMPERATURES), varied="z_4 from -6 to 6")
+    experiment.uses_no_data_set("none: the softmax of the chapter's z = (2.5, -1, 3.2, 0.5)")
     a = softmax(Z)
     experiment.set_config(activations=a.tolist())
     err = float(np.max(np.abs(a - BOOK_A)))

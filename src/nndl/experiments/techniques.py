@@ -223,7 +223,11 @@ def _figures(experiment) -> None:
     ax.set_ylabel("validation accuracy (%)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
-    ax.set_title("Validation accuracy per epoch", fontsize=10)
+    ax.set_title(
+        f"Validation accuracy per epoch, {experiment.config['n_train']:,} training images of "
+        f"{experiment.data_name}",
+        fontsize=10,
+    )
     fig.tight_layout()
     experiment.figure(
         "comparison", fig, "Each technique against the plain network, same data and budget."

@@ -113,7 +113,11 @@ def run(experiment: ExperimentRun) -> None:
             experiment.plot_curves(
                 ax, f"[{n_in}, {hidden}, 10] {init}", "val_accuracy", scale=100, label=name
             )
-        ax.set_title(f"[{n_in}, {hidden}, 10], eta {ETA}, lambda {LMBDA}", fontsize=10)
+        ax.set_title(
+            f"[{n_in}, {hidden}, 10], eta {ETA}, lambda {LMBDA}, {epochs} epochs\n"
+            f"on {train.X.shape[0]:,} training images of {experiment.data_name}",
+            fontsize=10,
+        )
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right")
