@@ -1,6 +1,6 @@
 """Training speed: examples per second for one epoch, against a per-example reference.
 
-Run:  python benchmarks/bench_train.py [--repeats 5] [--n 50000] [--threads 1]
+Run:  python benchmarks/bench_train.py [--repeats 5] [--n 50000] [--threads 1] [--engine numpy]
 
 For each configuration it times full epochs of nndl's trainer ([784, 30, 10]
 and [784, 100, 10], sigmoid + cross-entropy, eta 0.5, lambda 5.0, mini-batch
@@ -54,11 +54,18 @@ def per_example_epoch(sizes, X, Y, eta, lmbda, m, rng):
             biases[l] = biases[l] - eta / k * gb[l]
 
 
-def time_nndl(sizes, X, y, m, dtype, repeats):
+def time_nndl(sizes, X, y, m, dtype, repeats, engine="numpy"):
     net = Network(sizes, dtype=dtype, seed=0)
     Xc = net.check_X(X)
     trainer = Trainer(
-        net, epochs=1, mini_batch_size=m, learning_rate=0.5, l2=5.0, seed=0, monitor=[]
+        net,
+        epochs=1,
+        mini_batch_size=m,
+        learning_rate=0.5,
+        l2=5.0,
+        seed=0,
+        monitor=[],
+        engine=engine,
     )
     times = []
     for _ in range(repeats):
@@ -80,6 +87,12 @@ def main(argv=None):
     )
     ap.add_argument(
         "--threads", type=int, default=None, help="limit BLAS threads (needs threadpoolctl)"
+    )
+    ap.add_argument(
+        "--engine",
+        choices=("numpy", "numba", "auto"),
+        default="numpy",
+        help="nndl's path (benchmarks/bench_kernels.py compares the two)",
     )
     args = ap.parse_args(argv)
     if args.threads:
@@ -111,7 +124,7 @@ def main(argv=None):
     for sizes in ([784, 30, 10], [784, 100, 10]):
         for m in (10, 100):
             for dtype in ("float64", "float32"):
-                t = time_nndl(sizes, X, y, m, dtype, args.repeats)
+                t = time_nndl(sizes, X, y, m, dtype, args.repeats, args.engine)
                 rate = args.n / t
                 print(f"{sizes!s:<16}{m:>5}{dtype:>9}{rate:>12,.0f}{rate / ref_rate:>12.1f}x")
 

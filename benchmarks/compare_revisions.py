@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib.util
+import os
 import statistics
 import subprocess
 import sys
@@ -170,7 +171,15 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--threads", type=int, default=None, help="limit BLAS threads (needs threadpoolctl)"
     )
+    ap.add_argument(
+        "--engine",
+        choices=("numpy", "numba"),
+        default="numpy",
+        help="the trainer's path in both revisions (NNDL_KERNEL; revisions before the "
+        "compiled loop always take the NumPy path)",
+    )
     args = ap.parse_args(argv)
+    os.environ["NNDL_KERNEL"] = args.engine
     if args.threads:
         from threadpoolctl import threadpool_limits
 

@@ -1,10 +1,10 @@
 """Matrix products for compiled code: SciPy's BLAS ``dgemm`` and ``sgemm``.
 
 One routine, :func:`gemm`, computes ``C = alpha op(A) op(B) + beta C`` in
-place on row-major (C-ordered) arrays, where ``op`` transposes or not. The
-``beta`` term is how the training loop fuses the weight decay into the
-gradient product: ``W <- decay W - Delta^T A`` is one call, without a
-gradient matrix in between.
+place on row-major (C-ordered) arrays, where ``op`` transposes or not. With
+``beta = 1`` the training loop accumulates the gradient product straight
+into the weights, ``W <- W - Delta^T A``, without a gradient matrix in
+between.
 
 The routines are the ones Numba's own ``np.dot`` uses (SciPy's
 ``cython_blas``). They are bound by symbol name, not by address, so that

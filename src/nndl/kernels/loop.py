@@ -16,8 +16,9 @@ reassociation:
 * backward, layer by layer: Delta^{l-1} = (Delta^l @ W^l) f'(Z^{l-1}) mask,
   then this layer's update:
 
-  - SGD: ``W <- decay W - Delta^T A`` in one BLAS call (its beta is the L2
-    decay 1 - eta lambda/n); with L1, one pass of decay and shrink first;
+  - SGD: one pass of the L2 decay 1 - eta lambda/n (and the L1 shrink),
+    then ``W <- W - Delta^T A`` accumulated by BLAS straight into W (eta/m
+    is already in Delta): no gradient matrix;
   - momentum and Nesterov: ``G = Delta^T A`` (1/m folded in), then one pass
     over W, G and v: the penalties' gradients, v <- mu v - eta g, w <- w + v
     (Nesterov first takes w back from the look-ahead point).
@@ -140,13 +141,13 @@ def all_finite(z, mb):
 
 
 @njit(cache=True)
-def activate_hidden(z, mb, code):
+def activate_hidden(z, mb, code, one):
     """z[:mb] <- f(z[:mb]) in place, for an elementwise hidden activation."""
     n = z.shape[1]
     if code == SIGMOID:
         for k in range(mb):
             for j in range(n):
-                z[k, j] = 1.0 / (1.0 + np.exp(-z[k, j]))
+                z[k, j] = one / (one + np.exp(-z[k, j]))
     elif code == TANH:
         for k in range(mb):
             for j in range(n):
@@ -193,9 +194,9 @@ def output_delta(z, d, Y, order, start, mb, act, cost, coef):
                 d[k, j] = (d[k, j] / total - y[j]) * c
         elif act == SIGMOID:
             for j in range(n):
-                a = 1.0 / (1.0 + np.exp(-z[k, j]))
+                a = one / (one + np.exp(-z[k, j]))
                 if cost == QUADRATIC:
-                    d[k, j] = ((a - y[j]) * (a * (1.0 - a))) * c
+                    d[k, j] = ((a - y[j]) * (a * (one - a))) * c
                 else:
                     d[k, j] = (a - y[j]) * c
         elif act == TANH:  # quadratic cost only
@@ -209,12 +210,17 @@ def output_delta(z, d, Y, order, start, mb, act, cost, coef):
 
 @njit(cache=True)
 def sgd_update(w, b, d, inp, mb, has_l2, has_l1, coef, blas_ints, blas_scalars):
-    """SGD.update for one layer: decay (and L1 shrink), then w -= Delta^T A, b -= sum Delta."""
+    """SGD.update for one layer: decay (and L1 shrink), then w -= Delta^T A, b -= sum Delta.
+
+    The decay is one pass of its own: cheaper than BLAS's beta (which scales
+    C in a generic loop), and rounded as ``w *= decay`` rounds. The product
+    is then accumulated straight into the weights (beta = 1): no gradient
+    matrix is written.
+    """
     n_out, n_in = w.shape
-    beta = coef[ONE]
+    decay = coef[DECAY]
+    shrink = coef[SGD_L1]
     if has_l1:
-        decay = coef[DECAY]
-        shrink = coef[SGD_L1]
         for j in range(n_out):
             for i in range(n_in):
                 x = w[j, i]
@@ -226,8 +232,10 @@ def sgd_update(w, b, d, inp, mb, has_l2, has_l1, coef, blas_ints, blas_scalars):
                     x = x + shrink
                 w[j, i] = x
     elif has_l2:
-        beta = coef[DECAY]
-    gemm(True, False, n_out, n_in, mb, -1.0, d, inp, beta, w, blas_ints, blas_scalars)
+        for j in range(n_out):
+            for i in range(n_in):
+                w[j, i] *= decay
+    gemm(True, False, n_out, n_in, mb, -1.0, d, inp, 1.0, w, blas_ints, blas_scalars)
     for j in range(n_out):
         s = d[0, j]
         for k in range(1, mb):
@@ -328,8 +336,11 @@ def train_batches(
     for t in range(first, stop):
         start = t * m
         mb = min(m, n - start)
-        for k in range(mb):
-            xb[k, :] = X[order[start + k], :]
+        for k in range(mb):  # an explicit loop: faster than a slice assignment here
+            row = X[order[start + k]]
+            dst = xb[k]
+            for i in range(row.shape[0]):
+                dst[i] = row[i]
         if nesterov and coef[MU] != 0:  # Nesterov.before_gradient
             mu = coef[MU]
             for l in range(n_layers):
@@ -353,7 +364,7 @@ def train_batches(
             if not all_finite(z, mb):
                 return t
             if l < n_layers - 1:
-                activate_hidden(z, mb, act_codes[l])
+                activate_hidden(z, mb, act_codes[l], one)
                 p = drop_p[l]
                 if p > 0:
                     a = matrices[in_at + l]
