@@ -146,7 +146,8 @@ def test_predict_never_prints_nan(tmp_path):
     img = tmp_path / "white.png"
     Image.fromarray(np.full((2, 2), 255, dtype=np.uint8)).save(img)
     for extra in ((), ("--json",)):
-        proc = nndl("predict", path, img, *extra)
+        # --raw --no-invert: the white image as it is (prepared, white paper is no ink).
+        proc = nndl("predict", path, img, "--raw", "--no-invert", *extra)
         assert "nan" not in proc.stdout.replace(str(tmp_path), "").lower()
         assert_one_line_error(proc, str(path), "nan or inf")
 

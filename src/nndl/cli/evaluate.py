@@ -206,14 +206,11 @@ def predict(model, images, invert, center, save_input, as_json):
         }
         if written:
             result["input_image"] = written
+        if image.note:
+            result["note"] = image.note
         results.append(result)
-        if invert is not None and image.inverted != image.dark_on_light:
-            looks = "dark ink on a light" if image.dark_on_light else "light ink on a dark"
-            click.echo(
-                f"nndl: {path} looks like {looks} background, but --{'' if invert else 'no-'}"
-                "invert reads it the other way round",
-                err=True,
-            )
+        if image.note:  # no digit found, or a forced --invert/--no-invert that looks wrong
+            click.echo(f"nndl: {path}: {image.note}", err=True)
     if as_json:
         click.echo(
             json.dumps(

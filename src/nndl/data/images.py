@@ -78,6 +78,9 @@ class ImageInput:
     inverted: bool
     #: Whether it was cropped, fitted and centred (``center=True``).
     centered: bool
+    #: What the reader should know, or "": no digit found (the input is blank),
+    #: or a forced polarity that contradicts the image's look.
+    note: str = ""
 
 
 def _pillow():
@@ -226,22 +229,16 @@ def _looks_dark_on_light(grey: np.ndarray) -> bool:
     return float(np.median(_border(grey))) > (lo + hi) / 2
 
 
-def _set_levels(ink: np.ndarray, path, polarity: str = "") -> np.ndarray:
-    """Background (its border level plus three times its noise) to 0, typical ink to 1.
-
-    ``polarity`` is added to the error when no ink is found (a forced inversion).
-    """
+def _set_levels(ink: np.ndarray) -> np.ndarray | None:
+    """Background (its border level plus three times its noise) to 0, typical ink to 1;
+    ``None`` when no ink stands out from the background."""
     ring = _border(ink)
     level = float(np.median(ring))
     noise = 1.4826 * float(np.median(np.abs(ring - level)))
     floor = min(level + 3.0 * noise, 1.0)
     top = float(ink.max())
     if top - floor < 1.0 / 255:
-        what = "the image is one grey level" if top == float(ink.min()) else "nothing stands out"
-        raise ValueError(
-            f"{path}: found no digit: {what} (no ink beyond the background's level and "
-            f"noise){polarity}"
-        )
+        return None
     strong = ink[ink > (floor + top) / 2]
     full = float(np.median(strong))
     return np.clip((ink - floor) / (full - floor), 0.0, 1.0)
@@ -396,6 +393,9 @@ def prepare_image(
     center : bool
         Crop to the ink, fit and centre it as MNIST's digits were (``True``);
         ``False`` only pads to a square and resizes.
+
+    An image where no ink stands out from the background gives a blank input,
+    and says so in :attr:`ImageInput.note`. Errors are as for :func:`read_grey`.
     """
     side = check_range("side", side, low=1, integer=True)
     if invert is not None and not isinstance(invert, (bool, np.bool_)):
@@ -405,19 +405,28 @@ def prepare_image(
     dark_on_light = _looks_dark_on_light(grey)
     inverted = dark_on_light if invert is None else bool(invert)
     ink = 1.0 - grey if inverted else grey
+    note = ""
+    if inverted != dark_on_light:
+        looks = "dark ink on a light" if dark_on_light else "light ink on a dark"
+        note = f"it looks like {looks} background but was " + (
+            "inverted" if inverted else "not inverted"
+        )
     if center:
-        polarity = ""
-        if inverted != dark_on_light:
-            looks = "dark ink on a light" if dark_on_light else "light ink on a dark"
-            polarity = f"; it looks like {looks} background but was " + (
-                "inverted" if inverted else "not inverted"
+        levels = _set_levels(ink)
+        if levels is None:
+            flat = float(ink.max()) == float(ink.min())
+            what = (
+                "the image is one grey level" if flat else "no ink stands out from the background"
             )
-        frame = _fit_and_centre(_set_levels(ink, path, polarity), side)
+            note = f"found no digit ({what}): the input is blank" + (f"; {note}" if note else "")
+            frame = np.zeros((side, side), dtype=np.float32)
+        else:
+            frame = _fit_and_centre(levels, side)
     else:
         frame = _pad_and_resize(ink, side)
     # 8-bit levels / 256, as in mnist.pkl.gz: the largest is 255/256.
     pixels = (np.round(frame * 255.0) / 256.0).reshape(-1).astype(np.float32)
-    return ImageInput(pixels, dark_on_light, inverted, bool(center))
+    return ImageInput(pixels, dark_on_light, inverted, bool(center), note)
 
 
 def load_image(
@@ -434,8 +443,16 @@ def load_image(
         When Pillow is missing (``pip install "nndl[cli]"``).
     FileNotFoundError, ValueError
         A missing file, or one that is not a readable image (in one line).
+
+    Warns
+    -----
+    UserWarning
+        When no digit is found (the image is one grey level): its input is blank.
     """
-    return prepare_image(path, side=side, invert=invert, center=center).pixels
+    image = prepare_image(path, side=side, invert=invert, center=center)
+    if image.note.startswith("found no digit"):
+        warnings.warn(f"{path}: {image.note}", UserWarning, stacklevel=2)
+    return image.pixels
 
 
 def load_images(
