@@ -1,0 +1,212 @@
+"""Independent trainings in parallel: on this machine's cores or on a Dask cluster.
+
+A *job* is a function and its arguments; :func:`run_jobs` runs a list of them
+with joblib and returns one :class:`JobResult` per job, in the order the jobs
+were given, whatever order they finish in::
+
+    from nndl.jobs import run_jobs
+
+    results = run_jobs([(train_one, (config, seed)) for seed in range(5)], n_jobs=2)
+    accuracies = [r.value for r in results if r.ok]
+
+What it guarantees:
+
+- **Processes, one BLAS thread each.** Locally the jobs run in joblib's loky
+  worker processes (as scikit-learn's do); inside each job
+  ``threadpoolctl.threadpool_limits(1)`` holds BLAS to one thread, so N jobs
+  use N cores rather than N times the BLAS threads.
+- **Shared, not copied, data.** A NumPy array of more than ``max_nbytes``
+  (1 MB) among a job's arguments is written once to a memory-mapped file that
+  every worker opens read-only (joblib's automatic memmapping): the job sees
+  an ``np.memmap``, not a copy.
+- **Results that do not depend on scheduling.** The job layer draws no random
+  numbers: a job's seed and data order must come from its arguments (its
+  configuration) only, so ``n_jobs=1`` and ``n_jobs=4`` give identical numbers.
+- **A failing job is reported alone.** An exception in a job (a training that
+  diverged, bad settings) becomes that job's result (``ok`` false, ``error``
+  its message) while the others finish.
+- **Ctrl-C stops every job and keeps what finished.** A ``KeyboardInterrupt``
+  in the calling process stops the workers and raises :class:`JobsInterrupted`
+  (a ``KeyboardInterrupt``) whose ``finished`` holds the results of the jobs
+  that had finished.
+
+With a Dask scheduler address (``dask_scheduler=`` or the environment variable
+``NNDL_DASK_SCHEDULER``) the same jobs run on that Dask cluster through
+joblib's Dask backend; arrays are then sent to the workers instead of memory
+mapped. joblib and threadpoolctl come with the ``jobs`` extra
+(``pip install "nndl[jobs]"``), Dask with ``dask``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "DASK_SCHEDULER_ENV",
+    "JobResult",
+    "JobsInterrupted",
+    "default_n_jobs",
+    "dask_scheduler_address",
+    "run_jobs",
+]
+
+DASK_SCHEDULER_ENV = "NNDL_DASK_SCHEDULER"
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What one job gave: its return value, or the error that stopped it."""
+
+    index: int
+    """The job's position in the list given to :func:`run_jobs`."""
+    ok: bool
+    value: Any = None
+    error: str | None = None
+    """``"ExceptionType: message"`` when the job raised, else ``None``."""
+    details: str | None = field(default=None, repr=False)
+    """The job's traceback when it raised."""
+    seconds: float = 0.0
+    """How long the job ran, in its worker."""
+
+
+class JobsInterrupted(KeyboardInterrupt):
+    """Ctrl-C while jobs ran: every job was stopped; ``finished`` holds those that ended."""
+
+    def __init__(self, finished: list[JobResult], total: int):
+        super().__init__(f"interrupted after {len(finished)} of {total} job(s) finished")
+        self.finished = finished
+        self.total = total
+
+
+def default_n_jobs() -> int:
+    """The number of cores: one job per core."""
+    return os.cpu_count() or 1
+
+
+def dask_scheduler_address(address: str | None = None) -> str | None:
+    """The Dask scheduler to use: ``address`` if given, else ``$NNDL_DASK_SCHEDULER``."""
+    if address:
+        return address
+    return os.environ.get(DASK_SCHEDULER_ENV) or None
+
+
+def _job_parts(job) -> tuple[Callable, tuple, dict]:
+    if callable(job):
+        return job, (), {}
+    parts = tuple(job)
+    if not parts or not callable(parts[0]) or len(parts) > 3:
+        raise TypeError(
+            "a job is a function, or a tuple (function, args) or (function, args, kwargs)"
+        )
+    function = parts[0]
+    args = tuple(parts[1]) if len(parts) > 1 else ()
+    kwargs = dict(parts[2]) if len(parts) > 2 else {}
+    return function, args, kwargs
+
+
+def _run_job(index: int, function: Callable, args: tuple, kwargs: dict) -> JobResult:
+    """Run one job in its worker, with one BLAS thread; an exception becomes its result."""
+    from threadpoolctl import threadpool_limits
+
+    start = time.perf_counter()
+    try:
+        with threadpool_limits(limits=1):
+            value = function(*args, **kwargs)
+    except Exception as exc:  # the job's failure is its result; the others go on
+        return JobResult(
+            index,
+            False,
+            error=f"{type(exc).__name__}: {exc}",
+            details=traceback.format_exc(),
+            seconds=time.perf_counter() - start,
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        return JobResult(
+            index,
+            False,
+            value=value,
+            error=f"diverged: the job returned {value}",
+            seconds=time.perf_counter() - start,
+        )
+    return JobResult(index, True, value=value, seconds=time.perf_counter() - start)
+
+
+def run_jobs(
+    jobs: Iterable,
+    n_jobs: int | None = None,
+    backend: str = "loky",
+    *,
+    dask_scheduler: str | None = None,
+    on_result: Callable[[JobResult, int, int], None] | None = None,
+    max_nbytes: str | int | None = "1M",
+) -> list[JobResult]:
+    """Run independent jobs in parallel and return their results in the jobs' order.
+
+    ``jobs``: functions, or tuples ``(function, args)`` / ``(function, args,
+    kwargs)``; functions and arguments must be picklable (module-level
+    functions). ``n_jobs``: worker processes (default: the number of cores;
+    1 runs the jobs one after another in this process). ``backend``: a joblib
+    backend name (``"loky"``, ``"threading"``, ...). ``dask_scheduler``: run
+    on this Dask cluster instead (default ``$NNDL_DASK_SCHEDULER``).
+    ``on_result(result, done, total)`` is called in this process as each job
+    finishes (in finishing order), e.g. to show progress.
+
+    A job that raises gives a result with ``ok`` false; a ``float`` result
+    that is NaN or infinite (a diverged training) likewise. Ctrl-C raises
+    :class:`JobsInterrupted` with the finished results.
+    """
+    from joblib import Parallel, delayed
+
+    work: Sequence = [_job_parts(job) for job in jobs]
+    total = len(work)
+    if total == 0:
+        return []
+    n_jobs = default_n_jobs() if n_jobs is None else int(n_jobs)
+    if n_jobs < 1:
+        raise ValueError(f"n_jobs must be at least 1, got {n_jobs}")
+    calls = (delayed(_run_job)(i, f, a, k) for i, (f, a, k) in enumerate(work))
+    finished: dict[int, JobResult] = {}
+
+    def collect(results) -> None:
+        for result in results:
+            finished[result.index] = result
+            if on_result is not None:
+                on_result(result, len(finished), total)
+
+    address = dask_scheduler_address(dask_scheduler)
+    try:
+        if address is not None:
+            _run_on_dask(address, calls, collect)
+        else:
+            parallel = Parallel(
+                n_jobs=min(n_jobs, total),
+                backend=backend,
+                return_as="generator_unordered",
+                max_nbytes=max_nbytes,
+            )
+            collect(parallel(calls))
+    except KeyboardInterrupt as exc:
+        # Leaving the generator has stopped the workers (joblib aborts the rest).
+        done = [finished[i] for i in sorted(finished)]
+        raise JobsInterrupted(done, total) from exc
+    return [finished[i] for i in range(total)]
+
+
+def _run_on_dask(address: str, calls, collect) -> None:
+    """Run the calls on the Dask cluster at ``address`` through joblib's Dask backend."""
+    try:
+        from distributed import Client
+    except ImportError as exc:  # an optional dependency
+        raise RuntimeError(
+            'running jobs on Dask needs dask.distributed: pip install "nndl[dask]"'
+        ) from exc
+    from joblib import Parallel, parallel_config
+
+    with Client(address) as client, parallel_config(backend="dask", client=client):
+        collect(Parallel(n_jobs=-1, return_as="generator_unordered")(calls))

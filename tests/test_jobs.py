@@ -1,0 +1,144 @@
+"""The job layer (nndl.jobs): independent jobs in parallel with joblib or Dask."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from nndl.jobs import JobResult, JobsInterrupted, dask_scheduler_address, run_jobs
+
+pytest.importorskip("joblib")
+pytest.importorskip("threadpoolctl")
+
+
+def seeded_sum(seed: int, n: int = 1000) -> float:
+    """A small job whose numbers depend only on its seed."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, 8))
+    w = rng.standard_normal((8, 4))
+    return float((x @ w).sum())
+
+
+def array_kind(data: np.ndarray) -> dict:
+    return {
+        "memmap": isinstance(data, np.memmap),
+        "writeable": bool(data.flags.writeable),
+        "sum": float(data.sum()),
+    }
+
+
+def blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+def fails_on_two(x: int) -> int:
+    if x == 2:
+        raise ValueError("bad setting")
+    return x * 10
+
+
+def diverges_on_one(x: int) -> float:
+    return float("nan") if x == 1 else float(x)
+
+
+def sleeps(seconds: float) -> float:
+    time.sleep(seconds)
+    return seconds
+
+
+def test_results_identical_for_one_and_two_jobs_in_fixed_order():
+    jobs = [(seeded_sum, (seed,)) for seed in range(6)]
+    one = run_jobs(jobs, n_jobs=1)
+    two = run_jobs(jobs, n_jobs=2)
+    assert [r.index for r in two] == list(range(6))
+    assert [r.value for r in one] == [r.value for r in two]
+    assert all(r.ok for r in two)
+    assert [r.value for r in two] == [seeded_sum(seed) for seed in range(6)]
+
+
+def test_fixed_order_even_when_later_jobs_finish_first():
+    results = run_jobs([(sleeps, (0.6,)), (sleeps, (0.0,)), (sleeps, (0.0,))], n_jobs=2)
+    assert [r.value for r in results] == [0.6, 0.0, 0.0]
+
+
+def test_large_training_data_is_shared_by_memory_mapping_not_copied():
+    data = np.arange(300_000, dtype=np.float64)  # 2.4 MB, above the 1 MB threshold
+    results = run_jobs([(array_kind, (data,)) for _ in range(2)], n_jobs=2)
+    for r in results:
+        assert r.ok, r.error
+        assert r.value["memmap"] is True
+        assert r.value["writeable"] is False
+        assert r.value["sum"] == float(data.sum())
+
+
+def test_each_job_runs_with_one_blas_thread():
+    results = run_jobs([blas_threads, blas_threads], n_jobs=2)
+    for r in results:
+        assert r.ok, r.error
+        assert all(n == 1 for n in r.value)
+
+
+def test_a_failing_or_diverging_job_is_reported_alone():
+    results = run_jobs([(fails_on_two, (x,)) for x in range(4)], n_jobs=2)
+    assert [r.ok for r in results] == [True, True, False, True]
+    assert [r.value for r in results if r.ok] == [0, 10, 30]
+    assert results[2].error == "ValueError: bad setting"
+    assert "fails_on_two" in results[2].details
+
+    results = run_jobs([(diverges_on_one, (x,)) for x in range(3)], n_jobs=2)
+    assert [r.ok for r in results] == [True, False, True]
+    assert results[1].error.startswith("diverged")
+
+
+def test_ctrl_c_stops_every_job_and_keeps_what_finished():
+    seen: list[JobResult] = []
+
+    def interrupt_after_first(result, done, total):
+        seen.append(result)
+        if result.index == 0:
+            raise KeyboardInterrupt
+
+    jobs = [(sleeps, (0.0,)), (sleeps, (30.0,)), (sleeps, (30.0,)), (sleeps, (30.0,))]
+    start = time.monotonic()
+    with pytest.raises(JobsInterrupted) as info:
+        run_jobs(jobs, n_jobs=2, on_result=interrupt_after_first)
+    assert time.monotonic() - start < 20  # the 30 s jobs were stopped, not awaited
+    assert isinstance(info.value, KeyboardInterrupt)
+    assert [r.index for r in info.value.finished] == [0]
+    assert info.value.finished[0].value == 0.0
+    assert info.value.total == 4
+
+
+def test_jobs_as_tuples_with_keyword_arguments_and_bad_jobs():
+    results = run_jobs([(seeded_sum, (3,), {"n": 10})], n_jobs=1)
+    assert results[0].value == seeded_sum(3, n=10)
+    assert run_jobs([], n_jobs=2) == []
+    with pytest.raises(TypeError):
+        run_jobs([(1, 2)])
+    with pytest.raises(ValueError):
+        run_jobs([seeded_sum], n_jobs=0)
+
+
+def test_dask_scheduler_address_from_option_or_environment(monkeypatch):
+    monkeypatch.delenv("NNDL_DASK_SCHEDULER", raising=False)
+    assert dask_scheduler_address(None) is None
+    monkeypatch.setenv("NNDL_DASK_SCHEDULER", "tcp://host:8786")
+    assert dask_scheduler_address(None) == "tcp://host:8786"
+    assert dask_scheduler_address("tcp://other:1") == "tcp://other:1"
+
+
+@pytest.mark.timeout(120)
+def test_same_jobs_on_a_dask_local_cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        jobs = [(seeded_sum, (seed,)) for seed in range(4)] + [(fails_on_two, (2,))]
+        results = run_jobs(jobs, dask_scheduler=cluster.scheduler_address)
+    assert [r.value for r in results[:4]] == [seeded_sum(seed) for seed in range(4)]
+    assert [r.ok for r in results] == [True, True, True, True, False]
+    assert results[4].error == "ValueError: bad setting"
