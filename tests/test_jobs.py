@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -142,3 +143,53 @@ def test_same_jobs_on_a_dask_local_cluster():
     assert [r.value for r in results[:4]] == [seeded_sum(seed) for seed in range(4)]
     assert [r.ok for r in results] == [True, True, True, True, False]
     assert results[4].error == "ValueError: bad setting"
+
+
+# ------------------------------------------------------ nndl train --seeds
+def _train_seeds(tmp_path, jobs: int, extra=()):
+    from click.testing import CliRunner
+
+    from nndl.cli import cli
+
+    out = tmp_path / f"jobs-{jobs}"
+    args = ["train", "--dataset", "digits", "--hidden", "10", "--epochs", "2", "--seed", "7"]
+    args += ["--seeds", "3", "--jobs", str(jobs), "--no-plot", "--out", str(out), *extra]
+    result = CliRunner().invoke(cli, args)
+    return result, out
+
+
+def test_train_seeds_same_numbers_for_one_and_two_jobs(tmp_path):
+    one, out1 = _train_seeds(tmp_path, 1)
+    two, out2 = _train_seeds(tmp_path, 2)
+    assert one.exit_code == 0, one.output
+    assert two.exit_code == 0, two.output
+    doc1 = json.loads((out1 / "seeds.json").read_text())
+    doc2 = json.loads((out2 / "seeds.json").read_text())
+    assert doc1 == doc2
+    assert [row["seed"] for row in doc1["seeds"]] == [7, 8, 9]
+    for s in (7, 8, 9):  # each seed is a whole run in its folder
+        run = out2 / f"seed-{s}"
+        for name in ("model.json", "history.json", "history.csv", "config.json"):
+            assert (run / name).is_file()
+        assert json.loads((run / "config.json").read_text())["training"]["seed"] == s
+    stats = doc2["validation_accuracy"]
+    values = [row["validation_accuracy"] for row in doc2["seeds"]]
+    assert stats["n"] == 3
+    assert stats["mean"] == pytest.approx(sum(values) / 3)
+    assert stats["ci95"][0] < stats["mean"] < stats["ci95"][1]
+    assert "95% confidence interval" in two.output
+    # the seeds differ: three runs, not one run three times
+    assert len(set(values)) > 1
+
+
+def test_train_seeds_refuses_an_existing_summary_and_resume(tmp_path):
+    first, out = _train_seeds(tmp_path, 1)
+    assert first.exit_code == 0, first.output
+    again, _ = _train_seeds(tmp_path, 1)
+    assert again.exit_code == 2
+    assert "--overwrite" in again.output
+    checkpoint = out / "seed-7" / "checkpoint.npz"
+    checkpoint.write_bytes(b"")
+    resumed, _ = _train_seeds(tmp_path, 1, ["--resume", str(checkpoint), "--overwrite"])
+    assert resumed.exit_code == 2
+    assert "--resume" in resumed.output

@@ -51,8 +51,8 @@ __all__ = [
     "DASK_SCHEDULER_ENV",
     "JobResult",
     "JobsInterrupted",
-    "default_n_jobs",
     "dask_scheduler_address",
+    "default_n_jobs",
     "run_jobs",
 ]
 

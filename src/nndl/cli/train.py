@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import json
 import math
 import os
 import signal
@@ -569,6 +570,115 @@ def check_out_folder(out: Path, cfg: dict[str, dict], overwrite: bool, same_run:
             path.unlink()
 
 
+def _train_one_seed(
+    config: dict, seed: int, out: str, test: bool, plot: bool, overwrite: bool
+) -> dict:
+    """One seed of ``nndl train --seeds``: a whole run in ``out``, as ``nndl train`` makes it.
+
+    Runs in a worker of :func:`nndl.jobs.run_jobs`; returns the run's
+    results.json, with what the run printed. A run that stops early raises.
+    """
+    printed = io.StringIO()
+    with tempfile.TemporaryDirectory() as tmp:
+        config_file = write_config(Path(tmp) / "config.json", config)
+        args = ["--config", str(config_file), "--seed", str(seed), "--out", out, "--quiet"]
+        args += ["--test" if test else "--no-test", "--plot" if plot else "--no-plot"]
+        args += ["--overwrite"] if overwrite else []
+        with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
+            status = train.main(args, prog_name="nndl train", standalone_mode=False)
+    if status:
+        raise RuntimeError(f"the run stopped with exit status {status}: {printed.getvalue()}")
+    results = json.loads((Path(out) / "results.json").read_text(encoding="utf-8"))
+    if results.get("status") != "complete":
+        raise RuntimeError(f"the run did not complete: {results.get('status')}")
+    return results
+
+
+def _train_seeds(cfg, seed, seeds, jobs, dask_scheduler, out, test, plot, overwrite, quiet):
+    """``nndl train --seeds K``: K seeds of one configuration, then their statistics."""
+    from ..experiments.statistics import summarize
+    from ..jobs import JobsInterrupted, run_jobs
+
+    summary_file = out / "seeds.json"
+    if summary_file.exists() and not overwrite:
+        raise click.UsageError(
+            f"{out} already holds the runs of several seeds; use another --out or --overwrite"
+        )
+    seed_list = [seed + k for k in range(seeds)]
+    work = [
+        (_train_one_seed, (cfg, s, str(out / f"seed-{s}"), test, plot, overwrite))
+        for s in seed_list
+    ]
+
+    def report(result, done, total) -> None:
+        s = seed_list[result.index]
+        if result.ok:
+            r = result.value
+            accs = [
+                f"{name} {percent(r[key])}"
+                for name, key in (("validation", "validation_accuracy"), ("test", "test_accuracy"))
+                if key in r
+            ]
+            what = ", ".join(accs) or "done"
+        else:
+            what = f"failed: {result.error}"
+        _say(f"[{done}/{total}] seed {s}: {what} ({result.seconds:.1f} s)", quiet)
+
+    if not quiet:
+        where = f"the Dask cluster at {dask_scheduler}" if dask_scheduler else "this machine"
+        click.echo(
+            f"Training {seeds} seeds ({seed_list[0]}..{seed_list[-1]}) on {where}; "
+            f"each run in {out}/seed-S"
+        )
+    status = "complete"
+    try:
+        results = run_jobs(work, n_jobs=jobs, dask_scheduler=dask_scheduler, on_result=report)
+    except JobsInterrupted as exc:
+        results, status = exc.finished, "interrupted"
+    per_seed = []
+    for r in results:
+        s = seed_list[r.index]
+        row: dict[str, Any] = {"seed": s, "out": f"seed-{s}", "ok": r.ok}
+        if r.ok:
+            for key in ("validation_accuracy", "test_accuracy"):
+                if key in r.value:
+                    row[key] = r.value[key]
+        else:
+            row["error"] = r.error
+        per_seed.append(row)
+    doc: dict[str, Any] = {"status": status, "seeds": per_seed}
+    lines = []
+    for name, key in (("Validation", "validation_accuracy"), ("Test", "test_accuracy")):
+        values = [row[key] for row in per_seed if key in row]
+        if not values:
+            continue
+        stats = summarize(values)
+        doc[key] = stats
+        if stats["std"] is None:
+            lines.append(f"{name} accuracy over 1 seed: {percent(stats['mean'])}")
+        else:
+            lo, hi = stats["ci95"]
+            lines.append(
+                f"{name} accuracy over {stats['n']} seeds: mean {percent(stats['mean'])}, "
+                f"standard deviation {100 * stats['std']:.2f} points, "
+                f"95% confidence interval [{percent(lo)}, {percent(hi)}]"
+            )
+    atomic_write_json(summary_file, doc)
+    failed = [row for row in per_seed if not row["ok"]]
+    for line in lines:
+        click.echo(line)
+    click.echo(f"Saved seeds.json and {len(per_seed)} run folder(s) in {out}")
+    if status == "interrupted":
+        _say(f"nndl: interrupted; {len(per_seed)} of {seeds} seed(s) had finished")
+        raise click.exceptions.Exit(130)
+    if failed:
+        _say(
+            f"nndl: {len(failed)} of {seeds} seed(s) failed: "
+            + "; ".join(f"seed {row['seed']}: {row['error']}" for row in failed)
+        )
+        raise click.exceptions.Exit(1)
+
+
 def _default_out() -> Path:
     base = Path("runs") / time.strftime("%Y%m%d-%H%M%S")
     out, i = base, 1
@@ -615,7 +725,43 @@ def _default_out() -> Path:
 )
 @click.option("--print-config", is_flag=True, help="print the resolved settings as TOML and exit")
 @click.option("--quiet", "-q", is_flag=True, help="no progress or per-epoch lines, just the result")
-def train(config_file, out, test, plot, resume_from, overwrite, print_config, quiet, **values):
+@click.option(
+    "--seeds",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="train K seeds (--seed, --seed + 1, ...) of this configuration, each in OUT/seed-S, "
+    "and report their mean, spread and 95% confidence interval in OUT/seeds.json",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="with --seeds: how many seeds train at once, in separate processes "
+    "(default: the number of cores)",
+)
+@click.option(
+    "--dask",
+    "dask_scheduler",
+    metavar="ADDRESS",
+    envvar="NNDL_DASK_SCHEDULER",
+    help="with --seeds: train the seeds on this Dask scheduler's cluster "
+    "(default: $NNDL_DASK_SCHEDULER; needs nndl[dask])",
+)
+def train(
+    config_file,
+    out,
+    test,
+    plot,
+    resume_from,
+    overwrite,
+    print_config,
+    quiet,
+    seeds,
+    jobs,
+    dask_scheduler,
+    **values,
+):
     """Train a network and save it with its history and configuration.
 
     With no options: [784, 100, 10] sigmoid neurons, cross-entropy, eta 0.5,
@@ -653,6 +799,11 @@ def train(config_file, out, test, plot, resume_from, overwrite, print_config, qu
     # fails before then leaves nothing behind; it is checked before any data
     # is loaded.
     out = Path(out) if out else _default_out()
+    if seeds > 1:
+        if resume_from is not None:
+            raise click.UsageError("--resume continues one run; it cannot be used with --seeds")
+        _train_seeds(cfg, seed, seeds, jobs, dask_scheduler, out, test, plot, overwrite, quiet)
+        return
     same_run = resume_from is not None and resume_from.parent.resolve() == out.resolve()
     check_out_folder(out, cfg, overwrite, same_run)
     remove_stale_temp_files(out)  # those of writers killed outright in an earlier run
