@@ -193,3 +193,56 @@ def test_train_seeds_refuses_an_existing_summary_and_resume(tmp_path):
     resumed, _ = _train_seeds(tmp_path, 1, ["--resume", str(checkpoint), "--overwrite"])
     assert resumed.exit_code == 2
     assert "--resume" in resumed.output
+
+
+# ------------------------------------------ experiments: ExperimentRun.train_many
+def _train_many(tmp_path, jobs: int):
+    from nndl.experiments.experiment_run import ExperimentRun, ExperimentSettings
+
+    settings = ExperimentSettings(
+        quick=True, data="digits", out=tmp_path / f"jobs-{jobs}", verbose=False, jobs=jobs
+    ).validate()
+    run = ExperimentRun("parallel", "parallel trainings", settings)
+    splits = run.data()
+    train, val = splits.train, splits.validation
+    trainings = [
+        {
+            "label": f"eta {eta}",
+            "sizes": [train.X.shape[1], 10, 10],
+            "X": train.X,
+            "y": train.y,
+            "seed": seed,
+            "evaluation": (val.X, val.y),
+            "monitor": ["evaluation_accuracy"],
+            "epochs": 2,
+            "learning_rate": eta,
+            "mini_batch_size": 10,
+        }
+        for eta in (0.1, 1.0)
+        for seed in (0, 1)
+    ]
+    return run, run.train_many(trainings)
+
+
+def test_experiment_trainings_identical_for_one_and_two_jobs(tmp_path):
+    run1, out1 = _train_many(tmp_path, 1)
+    run2, out2 = _train_many(tmp_path, 2)
+
+    def numbers(history):  # all but the wall times
+        return {k: v for k, v in history.items() if k != "time"}
+
+    assert [numbers(r.history) for r in out1] == [numbers(r.history) for r in out2]
+    assert "val_accuracy" in out2[0].history
+    for a, b in zip(out1, out2, strict=True):
+        for pa, pb in zip(a.net.get_params(), b.net.get_params(), strict=True):
+            np.testing.assert_array_equal(pa, pb)
+    assert list(run2.runs) == ["eta 0.1", "eta 1.0"]  # recorded in the order given
+    assert [r["seed"] for r in run2.runs["eta 0.1"]] == [0, 1]
+
+    def strip(runs):
+        return {
+            k: [{**r, "seconds": 0, "history": numbers(r["history"])} for r in v]
+            for k, v in runs.items()
+        }
+
+    assert strip(run1.runs) == strip(run2.runs)

@@ -53,7 +53,14 @@ from .progress import RunProgress
 from .statistics import summarize, welch_test
 from .tables import format_statistics, format_table
 
-__all__ = ["ExperimentRun", "ExperimentSettings", "TrainRun", "VerdictRow"]
+__all__ = [
+    "ExperimentRun",
+    "ExperimentSettings",
+    "FittedNetwork",
+    "TrainRun",
+    "VerdictRow",
+    "fit_network",
+]
 
 
 def _json_safe(obj):
@@ -112,6 +119,10 @@ class ExperimentSettings:
         Shows what is training and the time left for the whole run
         (:class:`~nndl.experiments.progress.RunProgress`; ``nndl experiment
         run`` gives one that draws on stderr).
+    jobs : int, optional
+        How many trainings of :meth:`ExperimentRun.train_many` run at once,
+        in separate processes (default: the number of cores); the numbers do
+        not depend on it.
     """
 
     quick: bool = False
@@ -125,8 +136,11 @@ class ExperimentSettings:
     verbose: bool = True
     stream: TextIO | None = None
     progress: RunProgress | None = None
+    jobs: int | None = None
 
     def validate(self) -> ExperimentSettings:
+        if self.jobs is not None:
+            self.jobs = check_range("jobs", self.jobs, low=1, integer=True)
         if self.seeds is not None:
             self.seeds = check_range("seeds", self.seeds, low=1, high=100, integer=True)
         self.seed = check_range("seed", self.seed, low=0, integer=True)
@@ -143,7 +157,8 @@ class ExperimentSettings:
         return self
 
     def to_dict(self) -> dict:
-        shown = [f.name for f in fields(self) if f.name not in ("stream", "verbose", "progress")]
+        hidden = ("stream", "verbose", "progress", "jobs")  # how it ran, not what
+        shown = [f.name for f in fields(self) if f.name not in hidden]
         d = {name: copy.deepcopy(getattr(self, name)) for name in shown}
         d["out"] = str(self.out)
         d["tensorboard"] = None if self.tensorboard is None else str(self.tensorboard)
@@ -178,6 +193,67 @@ class TrainRun(NamedTuple):
     history: dict
     seconds: float
     diverged: str | None
+
+
+class FittedNetwork(NamedTuple):
+    """What one training gives, in this process or in a job's worker."""
+
+    net: Network
+    history: dict
+    train_config: dict
+    epochs_run: int
+    seconds: float
+    diverged: str | None
+
+
+def fit_network(
+    sizes,
+    X,
+    y,
+    *,
+    seed: int,
+    evaluation=None,
+    monitor=(),
+    callbacks=(),
+    net_kwargs: dict,
+    init_params=None,
+    catch_divergence: bool = False,
+    on_begin=None,
+    on_end=None,
+    train: dict,
+) -> FittedNetwork:
+    """Build a network and train it: the work of :meth:`ExperimentRun.train`.
+
+    A module-level function so that :meth:`ExperimentRun.train_many` can run
+    it in a job (:mod:`nndl.jobs`). ``on_begin(epochs)`` and ``on_end()``
+    bracket the training (the progress display).
+    """
+    net = Network(sizes, seed=seed, **net_kwargs)
+    if init_params is not None:
+        net.set_params(init_params)
+    trainer = Trainer(net, callbacks=list(callbacks), seed=seed, monitor=list(monitor), **train)
+    if on_begin is not None:
+        on_begin(trainer.config.epochs)
+    diverged = None
+    t0 = time.perf_counter()
+    try:
+        trainer.fit(X, y, evaluation)
+    except DivergenceError as exc:
+        if not catch_divergence:
+            raise
+        diverged = str(exc)
+    finally:
+        if on_end is not None:
+            on_end()
+    seconds = time.perf_counter() - t0
+    return FittedNetwork(
+        net,
+        trainer.history.to_dict(),
+        trainer.config.to_dict(),
+        len(trainer.history),
+        seconds,
+        diverged,
+    )
 
 
 class ExperimentRun:
@@ -335,10 +411,6 @@ class ExperimentRun:
         **train
             :class:`~nndl.training.TrainConfig` fields (epochs, learning_rate, l2 ...).
         """
-        net_kwargs = {"dtype": self.dtype, **(network or {})}
-        net = Network(sizes, seed=seed, **net_kwargs)
-        if init_params is not None:
-            net.set_params(init_params)
         callbacks = list(callbacks)
         if self.settings.tensorboard is not None:
             callbacks.append(self._tensorboard_callback(label, seed))
@@ -347,41 +419,106 @@ class ExperimentRun:
             callbacks.append(
                 LambdaCallback(on_epoch_end=lambda t, epoch, logs: progress.epoch_done(epoch + 1))
             )
-        trainer = Trainer(net, callbacks=callbacks, seed=seed, monitor=list(monitor), **train)
         n_train = int(np.asarray(X).shape[0])
-        if progress is not None:
-            progress.begin(self.name, label, seed, trainer.config.epochs, n_train)
-        diverged = None
-        t0 = time.perf_counter()
-        try:
-            trainer.fit(X, y, evaluation)
-        except DivergenceError as exc:
-            if not catch_divergence:
-                raise
-            diverged = str(exc)
-        finally:
-            if progress is not None:
-                progress.end()
-        seconds = time.perf_counter() - t0
-        history = trainer.history.to_dict()
+        fitted = fit_network(
+            sizes,
+            X,
+            y,
+            seed=seed,
+            evaluation=evaluation,
+            monitor=monitor,
+            callbacks=callbacks,
+            net_kwargs={"dtype": self.dtype, **(network or {})},
+            init_params=init_params,
+            catch_divergence=catch_divergence,
+            on_begin=None
+            if progress is None
+            else lambda epochs: progress.begin(self.name, label, seed, epochs, n_train),
+            on_end=None if progress is None else progress.end,
+            train=train,
+        )
+        return self._record(label, seed, fitted, n_train, evaluation)
+
+    def _record(self, label, seed, fitted: FittedNetwork, n_train: int, evaluation) -> TrainRun:
+        """Record a finished training under ``label``, log it, and return it."""
         record = {
             "seed": seed,
-            "seconds": seconds,
+            "seconds": fitted.seconds,
             "n_train": n_train,
             "n_eval": None if evaluation is None else int(np.asarray(evaluation[0]).shape[0]),
-            "network": net.config.to_dict(),
-            "train": trainer.config.to_dict(),
-            "epochs_run": len(trainer.history),
-            "diverged": diverged,
-            "history": history,
+            "network": fitted.net.config.to_dict(),
+            "train": fitted.train_config,
+            "epochs_run": fitted.epochs_run,
+            "diverged": fitted.diverged,
+            "history": fitted.history,
         }
         self.runs.setdefault(label, []).append(record)
+        diverged = fitted.diverged
         what = f"diverged ({diverged.split(';')[0]})" if diverged else "done"
         self.log(
-            f"{label} (seed {seed}): {len(trainer.history)} epochs on {record['n_train']} "
-            f"examples in {seconds:.1f} s, {what}"
+            f"{label} (seed {seed}): {fitted.epochs_run} epochs on {n_train} "
+            f"examples in {fitted.seconds:.1f} s, {what}"
         )
-        return TrainRun(net, history, seconds, diverged)
+        return TrainRun(fitted.net, fitted.history, fitted.seconds, diverged)
+
+    def train_many(self, trainings) -> list[TrainRun]:
+        """Train independent configurations at once, in separate processes (:mod:`nndl.jobs`).
+
+        ``trainings``: one dict per training, of :meth:`train`'s arguments
+        (``label``, ``sizes``, ``X``, ``y``, ``seed``, ...); their callbacks
+        must be picklable. Returns their :class:`TrainRun` and records them in
+        the order given, whatever order they finish in: each training's
+        numbers depend only on its own arguments, so ``settings.jobs`` 1 and 2
+        give the same results. Every training runs with one BLAS thread, and
+        the training data is memory mapped, not copied, into the workers. A
+        training that raises does not stop the others; the first such error
+        is raised once all have finished (their records kept).
+        """
+        from ..jobs import run_jobs
+
+        work, labels = [], []
+        for spec in trainings:
+            t = dict(spec)
+            label, sizes, X, y, seed = (t.pop(k) for k in ("label", "sizes", "X", "y", "seed"))
+            evaluation = t.pop("evaluation", None)
+            callbacks = list(t.pop("callbacks", ()))
+            if self.settings.tensorboard is not None:
+                callbacks.append(self._tensorboard_callback(label, seed))
+            kwargs = {
+                "seed": seed,
+                "evaluation": evaluation,
+                "monitor": t.pop("monitor", ()),
+                "callbacks": callbacks,
+                "net_kwargs": {"dtype": self.dtype, **(t.pop("network", None) or {})},
+                "init_params": t.pop("init_params", None),
+                "catch_divergence": t.pop("catch_divergence", False),
+                "train": t,
+            }
+            work.append((fit_network, (sizes, X, y), kwargs))
+            labels.append((label, seed, int(np.asarray(X).shape[0]), evaluation))
+        progress = self.settings.progress
+
+        def finished(result, done, total) -> None:
+            if progress is not None and result.ok:
+                label, seed, n_train, _ = labels[result.index]
+                epochs = result.value.train_config["epochs"]
+                progress.begin(self.name, label, seed, epochs, n_train)
+                progress.epoch_done(epochs)
+                progress.end()
+
+        results = run_jobs(work, n_jobs=self.settings.jobs, on_result=finished)
+        runs = []
+        for result, (label, seed, n_train, evaluation) in zip(results, labels, strict=True):
+            if result.ok:
+                runs.append(self._record(label, seed, result.value, n_train, evaluation))
+            else:
+                self.log(f"{label} (seed {seed}): failed: {result.error}")
+        failed = [r for r in results if not r.ok]
+        if failed:
+            raise RuntimeError(
+                f"{len(failed)} of {len(results)} training(s) failed; the first: {failed[0].error}"
+            )
+        return runs
 
     def _tensorboard_callback(self, label: str, seed: int) -> TensorBoard:
         """TensorBoard logging of one run, in ``<tensorboard>/<name>/<label>/seed-<seed>``
