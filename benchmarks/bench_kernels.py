@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 from nndl import Network, Trainer
-from nndl.kernels import numba_installed
+from nndl.kernels import compiled_loop_available
 
 ETA, LMBDA = 0.5, 5.0
 
@@ -89,7 +89,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=1, help="BLAS threads (needs threadpoolctl)")
     ap.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     args = ap.parse_args(argv)
-    if not numba_installed():
+    if not compiled_loop_available():
         raise SystemExit('the compiled loop needs Numba: pip install "nndl[fast]"')
     import scipy.linalg.cython_blas  # noqa: F401  (load SciPy's BLAS, then limit it too)
     from threadpoolctl import threadpool_limits

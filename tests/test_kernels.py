@@ -21,7 +21,9 @@ from nndl.network import Network
 from nndl.optimizers import OPTIMIZERS, SGD, get_optimizer
 from nndl.regularizers import regularizers_for
 
-needs_numba = pytest.mark.skipif(not kernels.numba_installed(), reason="Numba is not installed")
+needs_numba = pytest.mark.skipif(
+    not kernels.compiled_loop_available(), reason="Numba is not installed"
+)
 
 PAIRS = [(cost, out) for cost, cls in COSTS.items() for out in cls.output_activations]
 REGS = [(0.0, 0.0), (0.7, 0.0), (0.0, 0.4), (0.5, 0.3)]
@@ -173,7 +175,7 @@ def _without_numba(monkeypatch):
 def test_without_numba_the_numpy_path_runs(monkeypatch):
     _without_numba(monkeypatch)
     monkeypatch.delenv(kernels.ENGINE_VARIABLE, raising=False)
-    assert not kernels.numba_installed()
+    assert not kernels.compiled_loop_available()
     engine, why = kernels.choose_engine(_net(), SGD(), [])
     assert engine == "numpy" and "not installed" in why
     monkeypatch.setenv(kernels.ENGINE_VARIABLE, "numba")
@@ -376,5 +378,5 @@ def test_nndl_train_says_which_engine_ran(engine, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     first = proc.stdout.splitlines()[0]
-    expected = "numba" if engine == "auto" and kernels.numba_installed() else "numpy"
+    expected = "numba" if engine == "auto" and kernels.compiled_loop_available() else "numpy"
     assert first.startswith("Training ") and f"; engine {expected} (" in first, proc.stdout

@@ -523,13 +523,14 @@ class Trainer:
         loop = compiled_loop(self.network, self.optimizer, self.regularizers, m)
         n_batches = -(-n // m)
         chunk = 1 if batch_cbs else max(1, _COMPILED_CHUNK_EXAMPLES // m)
-        for start in range(first, n_batches, chunk):
-            stop = min(start + chunk, n_batches)
-            diverged = loop.run(X, Y, order, start, stop, self.learning_rate, n, self.rng)
-            if diverged >= 0:
-                detail = f"pre-activations became nan or inf in mini-batch {diverged}"
-                raise DivergenceError(self._divergence_message(epoch, detail))
-            self._end_of_batch(epoch, stop - 1, order, batch_cbs)
+        with loop.one_blas_thread():
+            for start in range(first, n_batches, chunk):
+                stop = min(start + chunk, n_batches)
+                diverged = loop.run(X, Y, order, start, stop, self.learning_rate, n, self.rng)
+                if diverged >= 0:
+                    detail = f"pre-activations became nan or inf in mini-batch {diverged}"
+                    raise DivergenceError(self._divergence_message(epoch, detail))
+                self._end_of_batch(epoch, stop - 1, order, batch_cbs)
 
     def _end_of_batch(self, epoch: int, batch: int, order, batch_cbs) -> None:
         """The per-batch callbacks after mini-batch ``batch``, then a requested stop."""

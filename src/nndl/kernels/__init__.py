@@ -41,7 +41,7 @@ __all__ = [
     "ENGINE_VARIABLE",
     "choose_engine",
     "compiled_loop",
-    "numba_installed",
+    "compiled_loop_available",
     "unsupported_reason",
 ]
 
@@ -61,11 +61,12 @@ OPTIMIZER_CLASSES = (SGD, Momentum, Nesterov)
 _NETWORK_METHODS = ("forward", "backprop", "sample_dropout_masks")
 
 
-def numba_installed() -> bool:
-    """Whether the compiled loop can run here (Numba, and SciPy for its BLAS)."""
+def compiled_loop_available() -> bool:
+    """Whether the compiled loop can run here: Numba, SciPy (its BLAS) and threadpoolctl."""
     try:
         import numba  # noqa: F401
         import scipy.linalg.cython_blas  # noqa: F401
+        import threadpoolctl  # noqa: F401
     except ImportError:
         return False
     return True
@@ -119,12 +120,11 @@ def choose_engine(network, optimizer, regularizers, requested: str | None = None
     reason = unsupported_reason(network, optimizer, regularizers)
     if reason is not None:
         return "numpy", f"the compiled loop does not cover {reason}"
-    if not numba_installed():
+    if not compiled_loop_available():
+        missing = 'Numba is not installed (or SciPy or threadpoolctl): pip install "nndl[fast]"'
         if key == "numba":
-            raise RuntimeError(
-                f'{source}=numba but Numba is not installed: pip install "nndl[fast]"'
-            )
-        return "numpy", 'Numba is not installed (pip install "nndl[fast]")'
+            raise RuntimeError(f"{source}=numba but {missing}")
+        return "numpy", missing
     return "numba", "compiled with Numba"
 
 

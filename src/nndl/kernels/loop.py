@@ -317,13 +317,14 @@ def train_batches(
     :data:`MATRICES`): the weights, the optimizer's velocities, a gradient
     buffer (both unused by SGD, which may repeat the weights), each layer's
     pre-activations then activations (``OUTS``), the input of the next layer
-    (``INPUTS``: the activations themselves without dropout) and each
-    layer's output error; ``vectors`` the biases then their velocities.
-    One typed list of each keeps the call cheap. ``uniforms[t - first]``
-    holds mini-batch t's uniforms for the dropout masks, hidden layer after
-    hidden layer. Returns -1, or the
-    first mini-batch whose pre-activations were not finite (the run
-    diverged; that mini-batch's update is not applied).
+    (``INPUTS``: the activations themselves without dropout) and each layer's
+    output error; ``vectors`` the biases then their velocities. (Tuples: the
+    loop is compiled once per number of layers and dtype, and cached; Numba's
+    typed lists would compile their own methods in every process.)
+    ``uniforms[t - first]`` holds mini-batch t's uniforms for the dropout
+    masks, hidden layer after hidden layer. Returns -1, or the first
+    mini-batch whose pre-activations were not finite (the run diverged; that
+    mini-batch's update is not applied).
     """
     n = X.shape[0]
     n_layers = len(vectors) // 2

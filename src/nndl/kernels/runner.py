@@ -9,8 +9,9 @@ calls its per-batch callbacks and honours interruptions.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
-from numba.typed import List
 
 from ..activations import Linear, ReLU, Sigmoid, Softmax, Tanh, _exp_floor
 from ..costs import CrossEntropy, LogLikelihood, Quadratic
@@ -32,6 +33,13 @@ _COST_CODES = {
     CrossEntropy: loop.CROSS_ENTROPY,
     LogLikelihood: loop.LOG_LIKELIHOOD,
 }
+
+
+@functools.cache
+def _thread_pools():
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()  # made once: finding the libraries takes milliseconds
 
 
 class CompiledLoop:
@@ -86,10 +94,19 @@ class CompiledLoop:
         self.blas_ints = np.zeros(8, dtype=np.int32)
         self.blas_scalars = np.zeros(2, dtype=dtype)
         self._uniforms = np.zeros((1, 1))
-        # The loop's typed lists, rebuilt only when the parameter or velocity
+        # The loop's tuples of arrays, rebuilt only when the parameter or velocity
         # arrays themselves change (Network.initialize, a checkpoint loaded).
         self._arrays: list = []
         self._matrices = self._vectors = None
+
+    def one_blas_thread(self):
+        """A context in which BLAS runs on one thread, for a run of :meth:`run` calls.
+
+        The loop's products are small (a mini-batch of rows): a second BLAS
+        thread only adds waiting, which on a busy machine can make each
+        product a hundred times slower.
+        """
+        return _thread_pools().limit(limits=1, user_api="blas")
 
     def _coefficients(self, eta: float, n: int) -> None:
         """The scalars of the update, rounded to the dtype as NumPy rounds them."""
@@ -175,8 +192,8 @@ class CompiledLoop:
             else:
                 matrices = weights + velocities[0::2] + self.grads_w
                 vectors = biases + velocities[1::2]
-            self._matrices = List(matrices + self.buffers)
-            self._vectors = List(vectors)
+            self._matrices = tuple(matrices + self.buffers)
+            self._vectors = tuple(vectors)
         uniforms = self._draw_uniforms(rng, first, stop, X.shape[0])
         return loop.train_batches(
             X,
