@@ -179,7 +179,7 @@ def test_without_numba_the_numpy_path_runs(monkeypatch):
     engine, why = kernels.choose_engine(_net(), SGD(), [])
     assert engine == "numpy" and "not installed" in why
     monkeypatch.setenv(kernels.ENGINE_VARIABLE, "numba")
-    with pytest.raises(RuntimeError, match="nndl\\[fast\\]"):
+    with pytest.raises(ImportError, match="nndl\\[fast\\]"):
         kernels.choose_engine(_net(), SGD(), [])
 
 

@@ -107,7 +107,7 @@ def choose_engine(network, optimizer, regularizers, requested: str | None = None
     ``requested`` is ``"auto"``, ``"numpy"`` or ``"numba"``; None reads
     ``NNDL_KERNEL`` (default ``"auto"``). ``"auto"`` and ``"numba"`` take
     the compiled loop when Numba is installed and the run is covered, the
-    NumPy path otherwise; ``"numba"`` without Numba is an error.
+    NumPy path otherwise; ``"numba"`` without Numba is an ImportError.
     """
     source = "engine"
     if requested is None:
@@ -123,7 +123,7 @@ def choose_engine(network, optimizer, regularizers, requested: str | None = None
     if not compiled_loop_available():
         missing = 'Numba is not installed (or SciPy or threadpoolctl): pip install "nndl[fast]"'
         if key == "numba":
-            raise RuntimeError(f"{source}=numba but {missing}")
+            raise ImportError(f"{source}=numba but {missing}")
         return "numpy", missing
     return "numba", "compiled with Numba"
 
