@@ -138,6 +138,15 @@ def test_any_mini_batch_size_and_chunk(m, chunk, optimizer):
 
 
 @needs_numba
+def test_dropout_uniforms_drawn_in_several_parts_are_the_same_stream(monkeypatch):
+    from nndl.kernels import runner
+
+    monkeypatch.setattr(runner, "_UNIFORMS_PER_CALL", 3 * M * (9 + 5))  # 3 mini-batches a draw
+    net, X, Y = _problem([6, 9, 5, 3], "relu", "log_likelihood", None, 0.3, "float64")
+    _assert_same_training(net, X, Y, "momentum", 0.0, 0.0, chunk=5)
+
+
+@needs_numba
 def test_divergence_is_reported_with_its_mini_batch():
     net, X, Y = _problem([5, 4, 3], "relu", "quadratic", "linear", 0.0, "float64")
     net.weights[0][...] = np.inf

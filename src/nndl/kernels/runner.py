@@ -35,6 +35,10 @@ _COST_CODES = {
 }
 
 
+#: The most dropout uniforms drawn ahead of one call of the loop (8 MB of float64).
+_UNIFORMS_PER_CALL = 1 << 20
+
+
 @functools.cache
 def _thread_pools():
     from threadpoolctl import ThreadpoolController
@@ -194,28 +198,37 @@ class CompiledLoop:
                 vectors = biases + velocities[1::2]
             self._matrices = tuple(matrices + self.buffers)
             self._vectors = tuple(vectors)
-        uniforms = self._draw_uniforms(rng, first, stop, X.shape[0])
-        return loop.train_batches(
-            X,
-            Y,
-            order,
-            first,
-            stop,
-            self.m,
-            float(learning_rate),
-            self._matrices,
-            self._vectors,
-            self.act_codes,
-            self.cost_code,
-            self.optimizer_code,
-            self.has_l2,
-            self.has_l1,
-            self.coef,
-            self.drop_p,
-            self.keep_scale,
-            uniforms,
-            self.mask_offsets,
-            self.xb,
-            self.blas_ints,
-            self.blas_scalars,
-        )
+        # With dropout, at most about _UNIFORMS_PER_CALL uniforms are drawn ahead of the loop.
+        step = stop - first
+        if self.dropout_widths:
+            step = max(1, _UNIFORMS_PER_CALL // (self.m * sum(self.dropout_widths)))
+        for start in range(first, stop, step):
+            end = min(start + step, stop)
+            uniforms = self._draw_uniforms(rng, start, end, X.shape[0])
+            diverged = loop.train_batches(
+                X,
+                Y,
+                order,
+                start,
+                end,
+                self.m,
+                float(learning_rate),
+                self._matrices,
+                self._vectors,
+                self.act_codes,
+                self.cost_code,
+                self.optimizer_code,
+                self.has_l2,
+                self.has_l1,
+                self.coef,
+                self.drop_p,
+                self.keep_scale,
+                uniforms,
+                self.mask_offsets,
+                self.xb,
+                self.blas_ints,
+                self.blas_scalars,
+            )
+            if diverged >= 0:
+                return diverged
+        return -1
