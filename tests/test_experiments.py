@@ -137,6 +137,22 @@ def test_same_seed_same_result(tmp_path):
     assert a["metrics"] == b["metrics"]
 
 
+@pytest.mark.parametrize("name", ["learning_rate", "weight_init"])
+def test_one_job_or_two_give_the_same_numbers(tmp_path, name):
+    """Their configurations train at once (nndl.jobs): results never depend on scheduling."""
+    results = [
+        run_experiment(
+            name,
+            ExperimentSettings(
+                quick=True, data="digits", out=tmp_path / str(jobs), verbose=False, jobs=jobs
+            ),
+        )
+        for jobs in (1, 2)
+    ]
+    assert results[0]["metrics"] == results[1]["metrics"]
+    assert list(results[0]["runs"]) == list(results[1]["runs"])  # recorded in the same order
+
+
 def test_failed_experiment_keeps_partial_results(tmp_path, monkeypatch):
     mod = get_experiment("softmax").load()
 

@@ -91,8 +91,18 @@ def list_experiments():
     help="Write TensorBoard event files of every training run to "
     "DIR/NAME/CONFIGURATION/seed-K (needs nndl[tensorboard]).",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(1),
+    default=None,
+    help="Trainings run at once, each in its own process with one BLAS thread, where an "
+    "experiment's configurations are independent (default: the number of cores); the "
+    "numbers do not depend on it.",
+)
 @report_errors
-def run(names, quick, seeds, seed, out, data, dtype, svm_max_size, report, strict, tensorboard):
+def run(
+    names, quick, seeds, seed, out, data, dtype, svm_max_size, report, strict, tensorboard, jobs
+):
     """Run experiments by NAME (see `nndl experiment list`), or `all` of them.
 
     Each writes OUT/NAME/results.json (settings, seeds, per-epoch numbers,
@@ -126,6 +136,7 @@ def run(names, quick, seeds, seed, out, data, dtype, svm_max_size, report, stric
         options=options,
         tensorboard=tensorboard,
         progress=RunProgress(sys.stderr),
+        jobs=jobs,
     ).validate()
     if "all" in names:
         if len(names) > 1:

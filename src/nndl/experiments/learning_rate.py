@@ -50,36 +50,40 @@ def run(experiment: ExperimentRun) -> None:
         sizes=f"[{n_in}, 30, 10]",
         initializer="default",
     )
-    for seed in experiment.seeds:
-        for eta in RATES:
-            r = experiment.train(
-                f"eta {eta}",
-                [n_in, 30, 10],
-                train.X,
-                train.y,
-                seed=seed,
-                monitor=["loss"],
-                epochs=epochs,
-                mini_batch_size=10,
-                learning_rate=eta,
-                l2=LMBDA,
-            )
-            cost = np.asarray(r.history["loss"])
-            experiment.metric(
-                f"eta {eta} final cost", cost[-1], label=f"eta {eta}: final training cost"
-            )
-            experiment.metric(
-                f"eta {eta} rises", rises(cost), label=f"eta {eta}: epochs where the cost rose"
-            )
-            half = len(cost) // 2
-            experiment.metric(f"eta {eta} rises first half", rises(cost[: half + 1]))
-            experiment.metric(f"eta {eta} rises second half", rises(cost[half:]))
-            experiment.metric(f"eta {eta} cost at epoch {early}", cost[early - 1])
-            experiment.metric(
-                f"eta {eta} jitter",
-                float(np.mean(np.abs(np.diff(cost[half:])))),
-                label=f"eta {eta}: mean |change| per epoch, second half",
-            )
+    # Every (seed, eta) is an independent training: they run at once.
+    plan = [(seed, eta) for seed in experiment.seeds for eta in RATES]
+    runs = experiment.train_many(
+        {
+            "label": f"eta {eta}",
+            "sizes": [n_in, 30, 10],
+            "X": train.X,
+            "y": train.y,
+            "seed": seed,
+            "monitor": ["loss"],
+            "epochs": epochs,
+            "mini_batch_size": 10,
+            "learning_rate": eta,
+            "l2": LMBDA,
+        }
+        for seed, eta in plan
+    )
+    for (_, eta), r in zip(plan, runs, strict=True):
+        cost = np.asarray(r.history["loss"])
+        experiment.metric(
+            f"eta {eta} final cost", cost[-1], label=f"eta {eta}: final training cost"
+        )
+        experiment.metric(
+            f"eta {eta} rises", rises(cost), label=f"eta {eta}: epochs where the cost rose"
+        )
+        half = len(cost) // 2
+        experiment.metric(f"eta {eta} rises first half", rises(cost[: half + 1]))
+        experiment.metric(f"eta {eta} rises second half", rises(cost[half:]))
+        experiment.metric(f"eta {eta} cost at epoch {early}", cost[early - 1])
+        experiment.metric(
+            f"eta {eta} jitter",
+            float(np.mean(np.abs(np.diff(cost[half:])))),
+            label=f"eta {eta}: mean |change| per epoch, second half",
+        )
 
     slow_rises = experiment.value("eta 0.025 rises")
     slow_final = experiment.value("eta 0.025 final cost")

@@ -10,6 +10,8 @@ the default (1/sqrt(n_in)) and the large (N(0, 1)) initialization.
 
 from __future__ import annotations
 
+import itertools
+
 from .experiment_run import ExperimentRun
 
 TITLE = "Weight initialization: default vs large"
@@ -45,37 +47,39 @@ def run(experiment: ExperimentRun) -> None:
         hidden=HIDDEN,
         evaluation="validation data",
     )
-    for seed in experiment.seeds:
-        for hidden in HIDDEN:
-            for init in INITS:
-                label = f"[{n_in}, {hidden}, 10] {init}"
-                r = experiment.train(
-                    label,
-                    [n_in, hidden, 10],
-                    train.X,
-                    train.y,
-                    seed=seed,
-                    evaluation=(val.X, val.y),
-                    monitor=["val_accuracy"],
-                    network={"initializer": init},
-                    epochs=epochs,
-                    mini_batch_size=10,
-                    learning_rate=ETA,
-                    l2=LMBDA,
-                )
-                acc = r.history["val_accuracy"]
-                experiment.metric(
-                    f"{hidden} {init} epoch 1",
-                    acc[0],
-                    unit="%",
-                    label=f"{init}, {hidden} hidden, after epoch 1",
-                )
-                experiment.metric(
-                    f"{hidden} {init} final",
-                    acc[-1],
-                    unit="%",
-                    label=f"{init}, {hidden} hidden, final",
-                )
+    # Every (seed, hidden, init) is an independent training: they run at once.
+    plan = list(itertools.product(experiment.seeds, HIDDEN, INITS))
+    runs = experiment.train_many(
+        {
+            "label": f"[{n_in}, {hidden}, 10] {init}",
+            "sizes": [n_in, hidden, 10],
+            "X": train.X,
+            "y": train.y,
+            "seed": seed,
+            "evaluation": (val.X, val.y),
+            "monitor": ["val_accuracy"],
+            "network": {"initializer": init},
+            "epochs": epochs,
+            "mini_batch_size": 10,
+            "learning_rate": ETA,
+            "l2": LMBDA,
+        }
+        for seed, hidden, init in plan
+    )
+    for (_, hidden, init), r in zip(plan, runs, strict=True):
+        acc = r.history["val_accuracy"]
+        experiment.metric(
+            f"{hidden} {init} epoch 1",
+            acc[0],
+            unit="%",
+            label=f"{init}, {hidden} hidden, after epoch 1",
+        )
+        experiment.metric(
+            f"{hidden} {init} final",
+            acc[-1],
+            unit="%",
+            label=f"{init}, {hidden} hidden, final",
+        )
 
     experiment.check_close("30 hidden, default: after epoch 1", "30 default epoch 1", 93.0, 2.0)
     experiment.check_close("30 hidden, large: after epoch 1", "30 large epoch 1", 87.0, 4.0)
