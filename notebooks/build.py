@@ -188,8 +188,6 @@ of `(x, y)` pairs and the same arguments as the book's `network2.py`.""",
     (
         "code",
         """\
-import io
-
 from nndl import network2
 
 training_data = [(x.reshape(-1, 1), network2.vectorized_result(label)) for x, label in zip(X, y)]
