@@ -54,15 +54,46 @@ N_COEF = 10
 SMALL_BATCH = 32
 
 
+@njit(cache=True)
+def decay_rows(w, first, stop, has_l2, has_l1, coef):
+    """SGD's penalty step on rows first..stop-1 of w: the L2 decay, then the L1 shrink.
+
+    As ``L2.sgd_decay`` then ``L1.sgd_decay``: w * decay, then minus
+    eta lambda/n times its sign, each rounded on its own.
+    """
+    decay = coef[DECAY]
+    shrink = coef[SGD_L1]
+    n_in = w.shape[1]
+    for j in range(first, stop):
+        row = w[j]
+        if has_l1:
+            for i in range(n_in):
+                x = row[i]
+                if has_l2:
+                    x = x * decay
+                if x > 0:
+                    x = x - shrink
+                elif x < 0:
+                    x = x + shrink
+                row[i] = x
+        elif has_l2:
+            for i in range(n_in):
+                row[i] *= decay
+
+
 @njit(cache=True, fastmath={"reassoc", "contract"})
-def dense_small(w, b, inp, out, mb, zero):
+def dense_small(w, b, inp, out, mb, coef, decay_after, has_l2, has_l1):
     """out[k, j] = inp[k] . w[j] + b[j] for k < mb: dot products along the rows.
 
     Two rows of W by four examples at a time, eight sums in registers, so
     each load feeds several multiply-adds. Reassociation lets the compiler
     split each sum into vector lanes (the order of a dot product is BLAS's
-    choice on the NumPy path too).
+    choice on the NumPy path too). With ``decay_after``, each pair of rows,
+    once used, takes SGD's penalty step (:func:`decay_rows`, compiled
+    without reassociation) while it is still in cache: the first layer's
+    weights are read by nothing else before its update.
     """
+    zero = coef[ZERO]
     n_out, n_in = w.shape
     j = 0
     while j + 2 <= n_out:
@@ -106,6 +137,8 @@ def dense_small(w, b, inp, out, mb, zero):
             out[k, j] = s00 + b0
             out[k, j + 1] = s10 + b1
             k += 1
+        if decay_after:
+            decay_rows(w, j, j + 2, has_l2, has_l1, coef)
         j += 2
     if j < n_out:
         w0 = w[j]
@@ -115,19 +148,26 @@ def dense_small(w, b, inp, out, mb, zero):
             for i in range(n_in):
                 s00 += w0[i] * x0[i]
             out[k, j] = s00 + b[j]
+        if decay_after:
+            decay_rows(w, j, j + 1, has_l2, has_l1, coef)
 
 
 @njit(cache=True)
-def dense(w, b, inp, out, mb, coef, blas_ints, blas_scalars):
-    """out[:mb] = inp[:mb] @ w.T + b (``Network.forward``'s ``z = a @ w.T; z += b``)."""
+def dense(w, b, inp, out, mb, coef, blas_ints, blas_scalars, decay_after, has_l2, has_l1):
+    """out[:mb] = inp[:mb] @ w.T + b (``Network.forward``'s ``z = a @ w.T; z += b``).
+
+    Returns whether it also took SGD's penalty step on w (asked by
+    ``decay_after``, done on the way for small mini-batches).
+    """
     if mb <= SMALL_BATCH:
-        dense_small(w, b, inp, out, mb, coef[ZERO])
-        return
+        dense_small(w, b, inp, out, mb, coef, decay_after, has_l2, has_l1)
+        return decay_after
     n_out, n_in = w.shape
     gemm(False, True, mb, n_out, n_in, 1.0, inp, w, 0.0, out, blas_ints, blas_scalars)
     for k in range(mb):
         for j in range(n_out):
             out[k, j] += b[j]
+    return False
 
 
 @njit(cache=True)
@@ -209,32 +249,18 @@ def output_delta(z, d, Y, order, start, mb, act, cost, coef):
 
 
 @njit(cache=True)
-def sgd_update(w, b, d, inp, mb, has_l2, has_l1, coef, blas_ints, blas_scalars):
+def sgd_update(w, b, d, inp, mb, has_l2, has_l1, decayed, coef, blas_ints, blas_scalars):
     """SGD.update for one layer: decay (and L1 shrink), then w -= Delta^T A, b -= sum Delta.
 
-    The decay is one pass of its own: cheaper than BLAS's beta (which scales
-    C in a generic loop), and rounded as ``w *= decay`` rounds. The product
-    is then accumulated straight into the weights (beta = 1): no gradient
-    matrix is written.
+    The penalty step is a pass of its own (unless the forward pass took it,
+    ``decayed``): cheaper than BLAS's beta, which scales C in a generic
+    loop, and rounded as ``w *= decay`` rounds. The product is then
+    accumulated straight into the weights (beta = 1): no gradient matrix is
+    written.
     """
     n_out, n_in = w.shape
-    decay = coef[DECAY]
-    shrink = coef[SGD_L1]
-    if has_l1:
-        for j in range(n_out):
-            for i in range(n_in):
-                x = w[j, i]
-                if has_l2:
-                    x = x * decay
-                if x > 0:
-                    x = x - shrink
-                elif x < 0:
-                    x = x + shrink
-                w[j, i] = x
-    elif has_l2:
-        for j in range(n_out):
-            for i in range(n_in):
-                w[j, i] *= decay
+    if not decayed:
+        decay_rows(w, 0, n_out, has_l2, has_l1, coef)
     gemm(True, False, n_out, n_in, mb, -1.0, d, inp, 1.0, w, blas_ints, blas_scalars)
     for j in range(n_out):
         s = d[0, j]
@@ -324,7 +350,7 @@ def train_batches(
     ``uniforms[t - first]`` holds mini-batch t's uniforms for the dropout
     masks, hidden layer after hidden layer. Returns -1, or the first
     mini-batch whose pre-activations were not finite (the run diverged; that
-    mini-batch's update is not applied).
+    mini-batch is left unfinished).
     """
     n = X.shape[0]
     n_layers = len(vectors) // 2
@@ -358,10 +384,26 @@ def train_batches(
         # Forward.
         u = uniforms[min(t - first, uniforms.shape[0] - 1)]  # one dummy row without dropout
         offset = 0
+        # SGD's penalty step on the first layer's weights may ride on its forward pass.
+        decayed = False
         for l in range(n_layers):
             inp = xb if l == 0 else matrices[in_at + l - 1]
             z = matrices[out_at + l]
-            dense(matrices[l], vectors[l], inp, z, mb, coef, blas_ints, blas_scalars)
+            decay_now = l == 0 and optimizer_code == SGD and (has_l2 or has_l1)
+            decayed_here = dense(
+                matrices[l],
+                vectors[l],
+                inp,
+                z,
+                mb,
+                coef,
+                blas_ints,
+                blas_scalars,
+                decay_now,
+                has_l2,
+                has_l1,
+            )
+            decayed = decayed or decayed_here
             if not all_finite(z, mb):
                 return t
             if l < n_layers - 1:
@@ -402,8 +444,20 @@ def train_batches(
                 below = matrices[delta_at + l - 1]
                 h = matrices[out_at + l - 1]
                 width = h.shape[1]
-                gemm(False, False, mb, width, w.shape[0], 1.0, d, w, 0.0, below, blas_ints,
-                     blas_scalars)  # fmt: skip
+                gemm(
+                    False,
+                    False,
+                    mb,
+                    width,
+                    w.shape[0],
+                    1.0,
+                    d,
+                    w,
+                    0.0,
+                    below,
+                    blas_ints,
+                    blas_scalars,
+                )
                 code = act_codes[l - 1]
                 p = drop_p[l - 1]
                 offset = mask_offsets[l - 1]
@@ -416,7 +470,19 @@ def train_batches(
                             x = x * (scale if keep else zero)
                         below[k, j] = x
             if optimizer_code == SGD:
-                sgd_update(w, vectors[l], d, inp, mb, has_l2, has_l1, coef, blas_ints, blas_scalars)
+                sgd_update(
+                    w,
+                    vectors[l],
+                    d,
+                    inp,
+                    mb,
+                    has_l2,
+                    has_l1,
+                    l == 0 and decayed,
+                    coef,
+                    blas_ints,
+                    blas_scalars,
+                )
             else:
                 momentum_update(
                     w,
