@@ -3,8 +3,8 @@
 A reader never sees a half-written file and an interrupted write leaves the
 previous version (or nothing) at the final path.
 
-The temporary file of ``model.json`` is ``.model.json.HOST.PID.XXXXXXXX.tmp``:
-the machine and the process that write it. A writer that is killed outright
+The temporary file of ``model.json`` is ``.model.json.HOST.PID.RANDOM.tmp``:
+the machine and the process that write it, then eight random characters. A writer that is killed outright
 (SIGKILL, a power cut) cannot remove it; the next write of the same file
 does, and ``nndl train`` removes those of its output folder when it starts
 (:func:`remove_stale_temp_files`), once the process that wrote it no longer

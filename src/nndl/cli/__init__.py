@@ -16,7 +16,8 @@ group, each defining its click command; :data:`cli` adds them below.
 
 =================  =============================================================
 ``run_config``     ``train``'s options and defaults (from nndl.settings) and their merging
-``train``          ``nndl train``: the run, its callbacks and its output files
+``train``          ``nndl train``: the run, its callbacks, signals and seeds
+``run_outputs``    a run's history, curves and control outputs; the book's figures
 ``evaluate``       ``nndl evaluate`` and ``nndl predict``
 ``data``           ``nndl data``
 ``experiment``     ``nndl experiment`` and ``nndl report``
