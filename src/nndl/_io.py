@@ -4,15 +4,14 @@ A reader never sees a half-written file and an interrupted write leaves the
 previous version (or nothing) at the final path.
 
 The temporary file of ``model.json`` is ``.model.json.HOST.PID.RANDOM.tmp``:
-the machine and the process that write it, then eight random characters. A writer that is killed outright
-(SIGKILL, a power cut) cannot remove it; the next write of the same file
-does, and ``nndl train`` removes those of its output folder when it starts
-(:func:`remove_stale_temp_files`), once the process that wrote it no longer
-exists. A temporary file of a live writer is never removed; one written on
-another machine (a shared folder), whose writer cannot be asked, is removed
-only when it has not changed for a day, and so is one of an older nndl that
-put no process in the name.
-"""
+the machine and the process that write it, then eight random characters. A
+writer that is killed outright (SIGKILL, a power cut) cannot remove it; the
+next write of the same file does, and ``nndl train`` removes those of its
+output folder when it starts (:func:`remove_stale_temp_files`), once the
+process that wrote it no longer exists. A temporary file of a live writer is
+never removed; one written on another machine (a shared folder), whose writer
+cannot be asked, is removed only when it has not changed for a day, and so is
+one of an older nndl that put no process in the name. """
 
 from __future__ import annotations
 
