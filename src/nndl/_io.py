@@ -11,7 +11,8 @@ output folder when it starts (:func:`remove_stale_temp_files`), once the
 process that wrote it no longer exists. A temporary file of a live writer is
 never removed; one written on another machine (a shared folder), whose writer
 cannot be asked, is removed only when it has not changed for a day, and so is
-one of an older nndl that put no process in the name. """
+one of an older nndl that put no process in the name.
+"""
 
 from __future__ import annotations
 
