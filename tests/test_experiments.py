@@ -137,9 +137,25 @@ def test_same_seed_same_result(tmp_path):
     assert a["metrics"] == b["metrics"]
 
 
-@pytest.mark.parametrize("name", ["learning_rate", "weight_init"])
-def test_one_job_or_two_give_the_same_numbers(tmp_path, name):
-    """Their configurations train at once (nndl.jobs): results never depend on scheduling."""
+#: The experiments that train networks (slowdown and softmax compute without training).
+TRAINING_EXPERIMENTS = [n for n in EXPERIMENTS if n not in ("slowdown", "softmax")]
+
+
+@pytest.mark.parametrize("name", TRAINING_EXPERIMENTS)
+def test_every_training_is_a_job_and_the_numbers_do_not_depend_on_jobs(tmp_path, monkeypatch, name):
+    """Every training goes through the job layer (nndl.jobs), independent ones in one
+    batch, and one job or two give the same numbers, recorded in the same order."""
+    import nndl.jobs
+
+    batches = []
+    run_jobs = nndl.jobs.run_jobs
+
+    def counting(jobs, *args, **kwargs):
+        jobs = list(jobs)
+        batches.append(len(jobs))
+        return run_jobs(jobs, *args, **kwargs)
+
+    monkeypatch.setattr(nndl.jobs, "run_jobs", counting)
     results = [
         run_experiment(
             name,
@@ -150,7 +166,12 @@ def test_one_job_or_two_give_the_same_numbers(tmp_path, name):
         for jobs in (1, 2)
     ]
     assert results[0]["metrics"] == results[1]["metrics"]
-    assert list(results[0]["runs"]) == list(results[1]["runs"])  # recorded in the same order
+    assert list(results[0]["runs"]) == list(results[1]["runs"])
+    trainings = sum(len(runs) for runs in results[0]["runs"].values())
+    assert trainings > 0
+    assert sum(batches) == 2 * trainings, "a training ran outside the job layer"
+    if trainings > 1:
+        assert max(batches) > 1, "independent trainings ran one batch at a time"
 
 
 def test_failed_experiment_keeps_partial_results(tmp_path, monkeypatch):
