@@ -499,6 +499,34 @@ def test_progress_redraws_one_line_on_a_terminal():
     assert len(line) < 80 and line.endswith("estimating") and "epoch 0/30" in line
 
 
+def test_progress_of_trainings_that_run_at_once():
+    """Jobs train at once: the line counts them, and the rate is that of all together."""
+    clock, stream = _Clock(), io.StringIO()
+    progress = RunProgress(stream, terminal=True, clock=clock, width=200)
+    progress.plan("weight_init", [("a", 2, 100), ("b", 2, 100), ("c", 2, 100)])
+    progress.begin("weight_init", "a", 0, 2, 100, key=0)
+    progress.begin("weight_init", "b", 0, 2, 100, key=1)
+    clock.now = 10.0
+    progress.epoch_done(1, key=1)
+    shown = stream.getvalue().split("\r")[-1]
+    assert shown.startswith("weight_init: 2 training, 0 done; b (seed 0) epoch 1/2 |")
+    progress.epoch_done(1, key=0)
+    # 200 of 600 example-epochs in 10 s of training by two jobs: 400 left at 20 per second
+    assert progress.seconds_left() == pytest.approx(20.0)
+    progress.epoch_done(2, key=0)
+    progress.end(key=0)
+    shown = stream.getvalue().split("\r")[-1]
+    assert shown.startswith("weight_init: b (seed 0) epoch 1/2 |")  # one left running
+    progress.end(key=1)
+    progress.end(key=1)  # a second end of the same training changes nothing
+    assert progress.trainings_done == 2 and progress.running == 0
+    assert progress.work_done() == 300
+    clock.now = 50.0  # idle time (figures, tables) does not count as training time
+    progress.begin("weight_init", "c", 0, 2, 100, key=2)
+    progress.epoch_done(1, key=2)
+    assert progress.rate() == pytest.approx(40.0)
+
+
 def test_format_duration():
     assert format_duration(42.4) == "0:42"
     assert format_duration(725) == "12:05"

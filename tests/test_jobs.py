@@ -51,6 +51,35 @@ def sleeps(seconds: float) -> float:
     return seconds
 
 
+def counts_out_loud(n: int) -> int:
+    """A job that reports its progress, as a training does after every epoch."""
+    from nndl.jobs import report
+
+    report("begin", n)
+    for step in range(1, n + 1):
+        time.sleep(0.01)
+        report("step", step)
+    return n
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_events_a_job_reports_reach_the_caller_in_order_before_its_result(n_jobs):
+    log = []
+    results = run_jobs(
+        [(counts_out_loud, (n,)) for n in (3, 5, 2)],
+        n_jobs=n_jobs,
+        on_event=lambda index, event: log.append((index, *event)),
+        on_result=lambda result, done, total: log.append((result.index, "result")),
+    )
+    assert [r.value for r in results] == [3, 5, 2]
+    for index, n in enumerate((3, 5, 2)):
+        mine = [entry[1:] for entry in log if entry[0] == index]
+        assert mine == [("begin", n), *[("step", k) for k in range(1, n + 1)], ("result",)]
+    # Outside a job, or without on_event, reporting does nothing.
+    assert counts_out_loud(1) == 1
+    assert [r.value for r in run_jobs([(counts_out_loud, (2,))], n_jobs=2)] == [2]
+
+
 def test_results_identical_for_one_and_two_jobs_in_fixed_order():
     jobs = [(seeded_sum, (seed,)) for seed in range(6)]
     one = run_jobs(jobs, n_jobs=1)

@@ -30,6 +30,12 @@ What it guarantees:
   (a ``KeyboardInterrupt``) whose ``finished`` holds the results of the jobs
   that had finished.
 
+- **Progress from inside a job.** A job may call :func:`report` (e.g. after
+  every epoch); with ``on_event`` given, :func:`run_jobs` passes each event
+  to it in the calling process while the jobs run, through a queue of a
+  :class:`multiprocessing.Manager` (an in-process queue at one job). Every
+  event a job sent is handed over before that job's ``on_result``.
+
 With a Dask scheduler address (``dask_scheduler=`` or the environment variable
 ``NNDL_DASK_SCHEDULER``) the same jobs run on that Dask cluster through
 joblib's Dask backend; arrays are then sent to the workers instead of memory
@@ -41,8 +47,10 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,6 +61,7 @@ __all__ = [
     "JobsInterrupted",
     "dask_scheduler_address",
     "default_n_jobs",
+    "report",
     "run_jobs",
 ]
 
@@ -110,11 +119,31 @@ def _job_parts(job) -> tuple[Callable, tuple, dict]:
     return function, args, kwargs
 
 
-def _run_job(index: int, function: Callable, args: tuple, kwargs: dict) -> JobResult:
+#: While a job runs, in its thread: ``channel``, the queue its events go to and its index.
+_job_state = threading.local()
+
+
+def report(*event) -> None:
+    """Send ``event`` (picklable values) from inside a job to :func:`run_jobs`' ``on_event``.
+
+    Does nothing outside a job, or when the caller asked for no events.
+    """
+    channel = getattr(_job_state, "channel", None)
+    if channel is None:
+        return
+    events, index = channel
+    try:
+        events.put((index, event))
+    except Exception:  # the caller is gone (Ctrl-C): the job itself goes on
+        pass
+
+
+def _run_job(index: int, function: Callable, args: tuple, kwargs: dict, events=None) -> JobResult:
     """Run one job in its worker, with one BLAS thread; an exception becomes its result."""
     from threadpoolctl import threadpool_limits
 
     start = time.perf_counter()
+    _job_state.channel = None if events is None else (events, index)
     try:
         with threadpool_limits(limits=1):
             value = function(*args, **kwargs)
@@ -126,6 +155,8 @@ def _run_job(index: int, function: Callable, args: tuple, kwargs: dict) -> JobRe
             details=traceback.format_exc(),
             seconds=time.perf_counter() - start,
         )
+    finally:
+        _job_state.channel = None
     if isinstance(value, float) and not math.isfinite(value):
         return JobResult(
             index,
@@ -144,6 +175,7 @@ def run_jobs(
     *,
     dask_scheduler: str | None = None,
     on_result: Callable[[JobResult, int, int], None] | None = None,
+    on_event: Callable[[int, tuple], None] | None = None,
     max_nbytes: str | int | None = "1M",
 ) -> list[JobResult]:
     """Run independent jobs in parallel and return their results in the jobs' order.
@@ -156,6 +188,10 @@ def run_jobs(
     on this Dask cluster instead (default ``$NNDL_DASK_SCHEDULER``).
     ``on_result(result, done, total)`` is called in this process as each job
     finishes (in finishing order), e.g. to show progress.
+    ``on_event(index, event)`` is called in this process (from a listener
+    thread, or before ``on_result`` of that job) for every :func:`report` of
+    job ``index``, in the order the job sent them; on a Dask cluster jobs
+    cannot reach this process and no events come.
 
     A job that raises gives a result with ``ok`` false; a ``float`` result
     that is NaN or infinite (a diverged training) likewise. Ctrl-C raises
@@ -170,32 +206,100 @@ def run_jobs(
     n_jobs = default_n_jobs() if n_jobs is None else int(n_jobs)
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be at least 1, got {n_jobs}")
-    calls = (delayed(_run_job)(i, f, a, k) for i, (f, a, k) in enumerate(work))
+    address = dask_scheduler_address(dask_scheduler)
+    workers = min(n_jobs, total)
+    listener = None if on_event is None or address is not None else _Listener(on_event, workers)
+    events = None if listener is None else listener.queue
+    calls = (delayed(_run_job)(i, f, a, k, events) for i, (f, a, k) in enumerate(work))
     finished: dict[int, JobResult] = {}
 
     def collect(results) -> None:
         for result in results:
+            if listener is not None:
+                listener.drain()  # the job's own events first
             finished[result.index] = result
             if on_result is not None:
                 on_result(result, len(finished), total)
 
-    address = dask_scheduler_address(dask_scheduler)
     try:
         if address is not None:
             _run_on_dask(address, calls, collect)
         else:
             parallel = Parallel(
-                n_jobs=min(n_jobs, total),
+                n_jobs=workers,
                 backend=backend,
                 return_as="generator_unordered",
                 max_nbytes=max_nbytes,
             )
-            collect(parallel(calls))
+            with warnings.catch_warnings():
+                # On Ctrl-C joblib warns that it cancelled the running tasks: that is the point.
+                warnings.filterwarnings("ignore", message=".*still being processed by the workers")
+                collect(parallel(calls))
     except KeyboardInterrupt as exc:
         # Leaving the generator has stopped the workers (joblib aborts the rest).
         done = [finished[i] for i in sorted(finished)]
         raise JobsInterrupted(done, total) from exc
+    finally:
+        if listener is not None:
+            listener.close()
     return [finished[i] for i in range(total)]
+
+
+class _Listener:
+    """Hands the events that jobs :func:`report` to ``on_event``, in this process.
+
+    A thread takes them from the queue as they come; :meth:`drain` takes what
+    is queued at once (before a job's result is handed over). One job at a
+    time runs in this process and gets a plain queue; worker processes get a
+    :class:`multiprocessing.Manager` queue.
+    """
+
+    def __init__(self, on_event: Callable[[int, tuple], None], workers: int):
+        import queue
+
+        self.on_event = on_event
+        self.manager = None
+        if workers > 1:
+            import multiprocessing
+
+            self.manager = multiprocessing.Manager()
+            self.queue = self.manager.Queue()
+        else:
+            self.queue = queue.Queue()
+        self._empty = queue.Empty
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._listen, name="nndl-job-events", daemon=True)
+        self._thread.start()
+
+    def _take(self, timeout: float | None) -> bool:
+        """Hand over one event; False when none came (or the queue is gone)."""
+        try:
+            index, event = self.queue.get(timeout=timeout) if timeout else self.queue.get_nowait()
+        except self._empty:
+            return False
+        except (EOFError, OSError):  # the manager stopped (Ctrl-C)
+            self._stop.set()
+            return False
+        self.on_event(index, event)
+        return True
+
+    def _listen(self) -> None:
+        while not self._stop.is_set():
+            self.drain()
+            self._stop.wait(0.05)
+
+    def drain(self) -> None:
+        with self._lock:
+            while self._take(None):
+                pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.drain()
+        if self.manager is not None:
+            self.manager.shutdown()
 
 
 def _run_on_dask(address: str, calls, collect) -> None:

@@ -44,7 +44,7 @@ import numpy as np
 
 from .._io import atomic_write_bytes, atomic_write_json
 from .._validation import check_range
-from ..callbacks import LambdaCallback, TensorBoard
+from ..callbacks import Callback, LambdaCallback, TensorBoard
 from ..data import DataSplits
 from ..network import Network
 from ..training import DivergenceError, Trainer
@@ -206,6 +206,15 @@ class FittedNetwork(NamedTuple):
     diverged: str | None
 
 
+class _ReportEpochs(Callback):
+    """In a job: tell the caller after every epoch (its progress display)."""
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        from ..jobs import report
+
+        report("epoch", epoch + 1)
+
+
 def fit_network(
     sizes,
     X,
@@ -220,14 +229,22 @@ def fit_network(
     catch_divergence: bool = False,
     on_begin=None,
     on_end=None,
+    report_progress: bool = False,
     train: dict,
 ) -> FittedNetwork:
     """Build a network and train it: the work of :meth:`ExperimentRun.train`.
 
     A module-level function so that :meth:`ExperimentRun.train_many` can run
     it in a job (:mod:`nndl.jobs`). ``on_begin(epochs)`` and ``on_end()``
-    bracket the training (the progress display).
+    bracket the training (the progress display); ``report_progress`` sends
+    ``("begin", epochs)``, ``("epoch", k)`` and ``("end",)`` to the job's
+    caller instead (:func:`nndl.jobs.report`).
     """
+    if report_progress:
+        from ..jobs import report
+
+        callbacks = [*callbacks, _ReportEpochs()]
+        on_begin, on_end = (lambda epochs: report("begin", epochs)), (lambda: report("end"))
     net = Network(sizes, seed=seed, **net_kwargs)
     if init_params is not None:
         net.set_params(init_params)
@@ -492,21 +509,42 @@ class ExperimentRun:
                 "net_kwargs": {"dtype": self.dtype, **(t.pop("network", None) or {})},
                 "init_params": t.pop("init_params", None),
                 "catch_divergence": t.pop("catch_divergence", False),
+                "report_progress": self.settings.progress is not None,
                 "train": t,
             }
             work.append((fit_network, (sizes, X, y), kwargs))
             labels.append((label, seed, int(np.asarray(X).shape[0]), evaluation))
         progress = self.settings.progress
+        reported: set[int] = set()  # the jobs whose epochs came as they trained
+
+        def event(index: int, what: tuple) -> None:
+            if progress is None:
+                return
+            key = ("job", index)
+            if what[0] == "begin":
+                reported.add(index)
+                label, seed, n_train, _ = labels[index]
+                progress.begin(self.name, label, seed, what[1], n_train, key=key)
+            elif what[0] == "epoch":
+                progress.epoch_done(what[1], key=key)
+            elif what[0] == "end":
+                progress.end(key=key)
 
         def finished(result, done, total) -> None:
-            if progress is not None and result.ok:
+            if progress is None:
+                return
+            key = ("job", result.index)
+            if result.index not in reported and result.ok:
+                # No events (a Dask cluster): the whole training at once.
                 label, seed, n_train, _ = labels[result.index]
-                epochs = result.value.train_config["epochs"]
-                progress.begin(self.name, label, seed, epochs, n_train)
-                progress.epoch_done(epochs)
-                progress.end()
+                epochs = result.value.epochs_run
+                progress.begin(
+                    self.name, label, seed, result.value.train_config["epochs"], n_train, key=key
+                )
+                progress.epoch_done(epochs, key=key)
+            progress.end(key=key)
 
-        results = run_jobs(work, n_jobs=self.settings.jobs, on_result=finished)
+        results = run_jobs(work, n_jobs=self.settings.jobs, on_result=finished, on_event=event)
         runs = []
         for result, (label, seed, n_train, evaluation) in zip(results, labels, strict=True):
             if result.ok:

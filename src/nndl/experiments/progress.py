@@ -11,7 +11,9 @@ Two displays:
 
 - on a terminal, one line redrawn in place after every epoch: the
   experiment, the configuration and its seed, ``epoch k/N``, a bar over the
-  whole run, the time spent and the estimate of the time left;
+  whole run, the time spent and the estimate of the time left; when jobs
+  train at once (:mod:`nndl.jobs`), also how many are training and how many
+  are done, and the rate is that of all of them together;
 - elsewhere (a log, a pipe), one plain line per finished configuration with
   the time spent and the estimate of the time left.
 """
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import TextIO
@@ -84,31 +87,53 @@ class RunProgress:
         self.done: dict[str, int] = {}
         self.finished: set[str] = set()
         self.order: list[str] = []
-        self.train_seconds = 0.0
+        #: Trainings under way, by key: one at a time in a sequential run,
+        #: several when jobs train at once.
+        self._running: dict = {}
+        self._latest = None
+        #: How many trainings ended so far.
+        self.trainings_done = 0
+        #: Wall seconds during which at least one training ran.
+        self._busy = 0.0
+        self._busy_since: float | None = None
         self._t0 = clock()
         self._shown = False
-        self._current: dict | None = None
+        # Jobs report their epochs from a listener thread; a lock keeps the
+        # counts and the redrawn line whole.
+        self._lock = threading.RLock()
 
     # ------------------------------------------------------------- the plan
     def plan(self, experiment: str, configurations) -> None:
         """What ``experiment`` will train: :class:`PlannedTraining` items (all seeds)."""
-        if experiment not in self.order:
-            self.order.append(experiment)
-        self.planned[experiment] = sum(PlannedTraining(*c).work for c in configurations)
-        self.done.setdefault(experiment, 0)
+        with self._lock:
+            if experiment not in self.order:
+                self.order.append(experiment)
+            self.planned[experiment] = sum(PlannedTraining(*c).work for c in configurations)
+            self.done.setdefault(experiment, 0)
 
     def experiment_finished(self, experiment: str) -> None:
         """No more work will come from ``experiment`` (whatever it planned)."""
-        self.finished.add(experiment)
+        with self._lock:
+            self.finished.add(experiment)
 
     # ------------------------------------------------------------ estimates
     @property
     def elapsed(self) -> float:
         return self.clock() - self._t0
 
+    @property
+    def running(self) -> int:
+        """How many trainings are under way now."""
+        return len(self._running)
+
+    def busy_seconds(self) -> float:
+        """Wall seconds so far during which at least one training ran."""
+        if self._busy_since is None:
+            return self._busy
+        return self._busy + self.clock() - self._busy_since
+
     def work_done(self) -> int:
-        current = self._current["done"] if self._current else 0
-        return sum(self.done.values()) + current
+        return sum(self.done.values()) + sum(cur["done"] for cur in self._running.values())
 
     def work_left(self) -> int:
         """Planned work not yet done, over every experiment not finished."""
@@ -116,20 +141,16 @@ class RunProgress:
         for name in self.order:
             if name in self.finished:
                 continue
-            done = self.done.get(name, 0)
-            if self._current and self._current["experiment"] == name:
-                cur = self._current
-                done += cur["done"]
-                left += max(self.planned.get(name, 0) - done, cur["work"] - cur["done"])
-            else:
-                left += max(self.planned.get(name, 0) - done, 0)
+            current = [cur for cur in self._running.values() if cur["experiment"] == name]
+            done = self.done.get(name, 0) + sum(cur["done"] for cur in current)
+            running_left = sum(cur["work"] - cur["done"] for cur in current)
+            left += max(self.planned.get(name, 0) - done, running_left)
         return left
 
     def rate(self) -> float | None:
-        """Example-epochs trained per second so far (None before the first epoch ends)."""
-        seconds = self.train_seconds
-        if self._current:
-            seconds += self._current["seconds"]
+        """Example-epochs trained per second of training so far, all jobs together
+        (None before the first epoch ends)."""
+        seconds = self.busy_seconds()
         done = self.work_done()
         return done / seconds if done > 0 and seconds > 0 else None
 
@@ -148,54 +169,69 @@ class RunProgress:
         return f"{format_duration(self.elapsed)} elapsed, {estimate}"
 
     # -------------------------------------------------------- one configuration
-    def begin(self, experiment: str, label: str, seed: int, epochs: int, examples: int) -> None:
-        """A configuration starts training."""
-        if experiment not in self.order:
-            self.order.append(experiment)
-            self.done.setdefault(experiment, 0)
-        self._current = {
-            "experiment": experiment,
-            "label": label,
-            "seed": seed,
-            "epochs": int(epochs),
-            "examples": int(examples),
-            "epoch": 0,
-            "work": int(epochs) * int(examples),
-            "done": 0,
-            "seconds": 0.0,
-            "start": self.clock(),
-        }
-        if self.terminal:
-            self._draw()
+    def begin(
+        self, experiment: str, label: str, seed: int, epochs: int, examples: int, *, key=None
+    ) -> None:
+        """A configuration starts training. ``key`` tells apart trainings that run at
+        once (jobs); one at a time, it can be left out."""
+        with self._lock:
+            if experiment not in self.order:
+                self.order.append(experiment)
+                self.done.setdefault(experiment, 0)
+            if not self._running:
+                self._busy_since = self.clock()
+            self._running[key] = {
+                "experiment": experiment,
+                "label": label,
+                "seed": seed,
+                "epochs": int(epochs),
+                "examples": int(examples),
+                "epoch": 0,
+                "work": int(epochs) * int(examples),
+                "done": 0,
+                "seconds": 0.0,
+                "start": self.clock(),
+            }
+            self._latest = key
+            if self.terminal:
+                self._draw()
 
-    def epoch_done(self, epoch: int) -> None:
-        """``epoch`` epochs (counting from 1) of the current configuration are done."""
-        cur = self._current
-        if cur is None:
-            return
-        cur["epoch"] = epoch
-        cur["done"] = epoch * cur["examples"]
-        cur["seconds"] = self.clock() - cur["start"]
-        if self.terminal:
-            self._draw()
+    def epoch_done(self, epoch: int, *, key=None) -> None:
+        """``epoch`` epochs (counting from 1) of the configuration ``key`` are done."""
+        with self._lock:
+            cur = self._running.get(key)
+            if cur is None:
+                return
+            cur["epoch"] = epoch
+            cur["done"] = epoch * cur["examples"]
+            cur["seconds"] = self.clock() - cur["start"]
+            self._latest = key
+            if self.terminal:
+                self._draw()
 
-    def end(self) -> None:
-        """The current configuration stopped (finished, stopped early or diverged)."""
-        cur = self._current
-        if cur is None:
-            return
-        cur["seconds"] = self.clock() - cur["start"]
-        self.train_seconds += cur["seconds"]
-        self.done[cur["experiment"]] = self.done.get(cur["experiment"], 0) + cur["done"]
-        self._current = None
-        if not self.terminal:
-            self._print_line(
-                f"[{cur['experiment']}] {cur['label']} (seed {cur['seed']}): "
-                f"{cur['epoch']}/{cur['epochs']} epochs in {cur['seconds']:.1f} s; "
-                f"run {100 * self.fraction_done():.0f}% done, {self._times()}"
-            )
-        else:
-            self._draw_idle(cur["experiment"])
+    def end(self, *, key=None) -> None:
+        """The configuration ``key`` stopped (finished, stopped early or diverged)."""
+        with self._lock:
+            cur = self._running.pop(key, None)
+            if cur is None:
+                return
+            now = self.clock()
+            cur["seconds"] = now - cur["start"]
+            if not self._running and self._busy_since is not None:
+                self._busy += now - self._busy_since
+                self._busy_since = None
+            self.done[cur["experiment"]] = self.done.get(cur["experiment"], 0) + cur["done"]
+            self.trainings_done += 1
+            if not self.terminal:
+                self._print_line(
+                    f"[{cur['experiment']}] {cur['label']} (seed {cur['seed']}): "
+                    f"{cur['epoch']}/{cur['epochs']} epochs in {cur['seconds']:.1f} s; "
+                    f"run {100 * self.fraction_done():.0f}% done, {self._times()}"
+                )
+            elif self._running:
+                self._draw()
+            else:
+                self._draw_idle(cur["experiment"])
 
     # -------------------------------------------------------------- display
     def _line_width(self) -> int:
@@ -212,12 +248,17 @@ class RunProgress:
         return ""
 
     def _draw(self) -> None:
-        cur = self._current
-        head = f"{cur['experiment']}{self._position(cur['experiment'])}: {cur['label']}"
-        tail = (
-            f" (seed {cur['seed']}) epoch {cur['epoch']}/{cur['epochs']} {self._bar()} "
-            f"{self._times()}"
-        )
+        running = self._running
+        cur = running.get(self._latest) or next(iter(running.values()))
+        where = f"{cur['experiment']}{self._position(cur['experiment'])}: "
+        this = f"{cur['label']} (seed {cur['seed']}) epoch {cur['epoch']}/{cur['epochs']}"
+        if len(running) == 1:
+            head, tail = where + cur["label"], f" (seed {cur['seed']}) epoch "
+            tail += f"{cur['epoch']}/{cur['epochs']} {self._bar()} {self._times()}"
+        else:
+            # Several jobs at once: how many, and the one that reported last.
+            head = f"{where}{len(running)} training, {self.trainings_done} done; {this}"
+            tail = f" {self._bar()} {self._times()}"
         self._redraw(head, tail)
 
     def _draw_idle(self, experiment: str) -> None:
@@ -248,12 +289,20 @@ class RunProgress:
 
     def write(self, text: str, file: TextIO | None = None) -> None:
         """Print ``text`` to ``file`` without tearing the redrawn line."""
+        with self._lock:
+            self._write(text, file)
+
+    def _write(self, text: str, file: TextIO | None) -> None:
         self.clear()
         print(text, file=file or sys.stdout, flush=True)
-        if self.terminal and self._current is not None:
+        if self.terminal and self._running:
             self._draw()
 
     def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         self.clear()
         if not self.terminal and self.order:
             self._print_line(f"[progress] run finished in {format_duration(self.elapsed)}")
