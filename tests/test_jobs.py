@@ -211,6 +211,27 @@ def test_train_seeds_same_numbers_for_one_and_two_jobs(tmp_path):
     assert len(set(values)) > 1
 
 
+def test_train_seeds_loads_the_data_once_and_shows_one_progress(tmp_path, monkeypatch):
+    """The caller loads (and would expand) the data once for every seed; the seeds'
+    epochs show in one progress display for the whole run."""
+    import nndl.cli.train as train_module
+
+    loads = []
+    load_data = train_module._load_data
+
+    def counting(*args, **kwargs):
+        loads.append(args)
+        return load_data(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "_load_data", counting)
+    result, out = _train_seeds(tmp_path, 1)  # one job: the seeds run in this process
+    assert result.exit_code == 0, result.output
+    assert len(loads) == 1
+    for s in (7, 8, 9):
+        assert f"[seeds] run (seed {s}): 2/2 epochs in " in result.output
+    assert "[progress] run finished in " in result.output
+
+
 def test_train_seeds_refuses_an_existing_summary_and_resume(tmp_path):
     first, out = _train_seeds(tmp_path, 1)
     assert first.exit_code == 0, first.output

@@ -43,7 +43,7 @@ from .base import (
 from .checkpointing import Checkpoint
 from .control import CONTROL_DEFAULTS, control_callbacks
 from .lr_schedule import PlateauSchedule, ScheduleCallback, schedule_callback
-from .monitoring import BatchMonitor, Diagnostics, ProgressBar
+from .monitoring import BatchMonitor, Diagnostics, JobProgress, ProgressBar
 from .stopping import (
     EarlyStopping,
     GeneralizationLossStopping,
@@ -64,6 +64,7 @@ __all__ = [
     "GeneralizationLossStopping",
     "History",
     "ImprovementMonitor",
+    "JobProgress",
     "LambdaCallback",
     "PlateauSchedule",
     "ProgressBar",

@@ -12,7 +12,7 @@ from .._validation import check_range
 from ..diagnostics import DEFAULT_THRESHOLD, diagnose, sample_rows
 from .base import MONITOR_KEYS, Callback, starts_from_scratch
 
-__all__ = ["BatchMonitor", "Diagnostics", "ProgressBar", "epoch_sentence"]
+__all__ = ["BatchMonitor", "Diagnostics", "JobProgress", "ProgressBar", "epoch_sentence"]
 
 
 def _format_figure(key: str, value) -> str:
@@ -413,3 +413,28 @@ class BatchMonitor(Callback):
 
     def __repr__(self):
         return f"BatchMonitor(every={self.every}, metrics={self.metrics})"
+
+
+class JobProgress(Callback):
+    """In a job of :mod:`nndl.jobs`: tell the job's caller how training goes.
+
+    Sends ``("begin", epochs)`` when training begins, ``("epoch", k)`` after
+    epoch k (counting from 1) and ``("end",)`` when it ends
+    (:func:`nndl.jobs.report`), which the caller's progress display shows for
+    every job at once. Outside a job it does nothing.
+    """
+
+    def on_train_begin(self, trainer) -> None:
+        from ..jobs import report
+
+        report("begin", trainer.config.epochs)
+
+    def on_epoch_end(self, trainer, epoch, logs) -> None:
+        from ..jobs import report
+
+        report("epoch", epoch + 1)
+
+    def on_train_end(self, trainer) -> None:
+        from ..jobs import report
+
+        report("end")

@@ -43,6 +43,7 @@ from .._version import __version__
 from ..callbacks import (
     Callback,
     Checkpoint,
+    JobProgress,
     ProgressBar,
     control_callbacks,
 )
@@ -426,13 +427,23 @@ def check_out_folder(out: Path, cfg: dict[str, dict], overwrite: bool, same_run:
             path.unlink()
 
 
+@dataclass(frozen=True)
+class _SeedJob:
+    """What ``--seeds`` gives each seed's run: the data, loaded (and expanded) once by
+    the caller and memory mapped into the workers, not read again by each."""
+
+    splits: Any
+
+
 def _train_one_seed(
-    config: dict, seed: int, out: str, test: bool, plot: bool, overwrite: bool
+    config: dict, seed: int, out: str, test: bool, plot: bool, overwrite: bool, splits=None
 ) -> dict:
     """One seed of ``nndl train --seeds``: a whole run in ``out``, as ``nndl train`` makes it.
 
-    Runs in a worker of :func:`nndl.jobs.run_jobs`; returns the run's
-    results.json, with what the run printed. A run that stops early raises.
+    Runs in a worker of :func:`nndl.jobs.run_jobs`, on ``splits`` when given;
+    returns the run's results.json, with what the run printed. A run that
+    stops early raises. Its epochs go to the caller's progress display
+    (:class:`~nndl.callbacks.JobProgress`).
     """
     printed = io.StringIO()
     with tempfile.TemporaryDirectory() as tmp:
@@ -441,7 +452,9 @@ def _train_one_seed(
         args += ["--test" if test else "--no-test", "--plot" if plot else "--no-plot"]
         args += ["--overwrite"] if overwrite else []
         with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
-            status = train.main(args, prog_name="nndl train", standalone_mode=False)
+            status = train.main(
+                args, prog_name="nndl train", standalone_mode=False, obj=_SeedJob(splits)
+            )
     if status:
         raise RuntimeError(f"the run stopped with exit status {status}: {printed.getvalue()}")
     results = json.loads((Path(out) / "results.json").read_text(encoding="utf-8"))
@@ -452,8 +465,9 @@ def _train_one_seed(
 
 def _train_seeds(cfg, seed, seeds, jobs, dask_scheduler, out, test, plot, overwrite, quiet):
     """``nndl train --seeds K``: K seeds of one configuration, then their statistics."""
+    from ..experiments.progress import RunProgress
     from ..experiments.statistics import summarize
-    from ..jobs import JobsInterrupted, run_jobs
+    from ..jobs import JobsInterrupted, dask_scheduler_address, run_jobs
 
     summary_file = out / "seeds.json"
     if summary_file.exists() and not overwrite:
@@ -461,12 +475,34 @@ def _train_seeds(cfg, seed, seeds, jobs, dask_scheduler, out, test, plot, overwr
             f"{out} already holds the runs of several seeds; use another --out or --overwrite"
         )
     seed_list = [seed + k for k in range(seeds)]
+    splits = None
+    if not dask_scheduler_address(dask_scheduler):
+        # Loaded once here and memory mapped into the jobs; a Dask cluster's
+        # workers load their own (the arrays would travel over the network).
+        splits = _load_data(cfg["data"], quiet)
     work = [
-        (_train_one_seed, (cfg, s, str(out / f"seed-{s}"), test, plot, overwrite))
+        (_train_one_seed, (cfg, s, str(out / f"seed-{s}"), test, plot, overwrite, splits))
         for s in seed_list
     ]
+    progress = None if quiet else RunProgress(sys.stderr)
+    if progress is not None and splits is not None:
+        epochs, n_train = cfg["training"]["epochs"], splits.train.X.shape[0]
+        progress.plan("seeds", [("seed", epochs, n_train)] * seeds)
+
+    def event(index: int, what: tuple) -> None:
+        if progress is None:
+            return
+        if what[0] == "begin":
+            n_train = 0 if splits is None else splits.train.X.shape[0]
+            progress.begin("seeds", "run", seed_list[index], what[1], n_train, key=index)
+        elif what[0] == "epoch":
+            progress.epoch_done(what[1], key=index)
+        elif what[0] == "end":
+            progress.end(key=index)
 
     def report(result, done, total) -> None:
+        if progress is not None:
+            progress.end(key=result.index)
         s = seed_list[result.index]
         if result.ok:
             r = result.value
@@ -478,7 +514,11 @@ def _train_seeds(cfg, seed, seeds, jobs, dask_scheduler, out, test, plot, overwr
             what = ", ".join(accs) or "done"
         else:
             what = f"failed: {result.error}"
-        _say(f"[{done}/{total}] seed {s}: {what} ({result.seconds:.1f} s)", quiet)
+        line = f"[{done}/{total}] seed {s}: {what} ({result.seconds:.1f} s)"
+        if progress is not None:
+            progress.write(line, sys.stderr)
+        else:
+            _say(line, quiet)
 
     if not quiet:
         where = f"the Dask cluster at {dask_scheduler}" if dask_scheduler else "this machine"
@@ -488,9 +528,14 @@ def _train_seeds(cfg, seed, seeds, jobs, dask_scheduler, out, test, plot, overwr
         )
     status = "complete"
     try:
-        results = run_jobs(work, n_jobs=jobs, dask_scheduler=dask_scheduler, on_result=report)
+        results = run_jobs(
+            work, n_jobs=jobs, dask_scheduler=dask_scheduler, on_result=report, on_event=event
+        )
     except JobsInterrupted as exc:
         results, status = exc.finished, "interrupted"
+    finally:
+        if progress is not None:
+            progress.close()
     per_seed = []
     for r in results:
         s = seed_list[r.index]
@@ -663,7 +708,11 @@ def train(
     same_run = resume_from is not None and resume_from.parent.resolve() == out.resolve()
     check_out_folder(out, cfg, overwrite, same_run)
     remove_stale_temp_files(out)  # those of writers killed outright in an earlier run
-    splits = _load_data(cfg["data"], quiet)
+    given = click.get_current_context().obj
+    if isinstance(given, _SeedJob) and given.splits is not None:
+        splits = given.splits  # one seed of --seeds: the caller loaded the data
+    else:
+        splits = _load_data(cfg["data"], quiet)
     net = _build_network(cfg["network"], splits, seed)
     cfg["network"] = net.config.to_dict()
 
@@ -705,6 +754,8 @@ def train(
     for factory in CALLBACK_FACTORIES:
         callbacks.extend(factory(run))
     callbacks.append(ChanceAccuracyWarning.for_data(train.y, val.y if have_val else None))
+    if isinstance(given, _SeedJob):
+        callbacks.append(JobProgress())
     trainer = Trainer(net, train_config, callbacks=callbacks)
     if not quiet:  # and which path trains the mini-batches (nndl.kernels)
         click.echo(f"{header}; engine {trainer.engine} ({trainer.engine_reason})")

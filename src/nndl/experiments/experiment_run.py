@@ -44,7 +44,7 @@ import numpy as np
 
 from .._io import atomic_write_bytes, atomic_write_json
 from .._validation import check_range
-from ..callbacks import Callback, LambdaCallback, TensorBoard
+from ..callbacks import JobProgress, LambdaCallback, TensorBoard
 from ..data import DataSplits
 from ..network import Network
 from ..training import DivergenceError, Trainer
@@ -206,15 +206,6 @@ class FittedNetwork(NamedTuple):
     diverged: str | None
 
 
-class _ReportEpochs(Callback):
-    """In a job: tell the caller after every epoch (its progress display)."""
-
-    def on_epoch_end(self, trainer, epoch, logs):
-        from ..jobs import report
-
-        report("epoch", epoch + 1)
-
-
 def fit_network(
     sizes,
     X,
@@ -241,10 +232,7 @@ def fit_network(
     caller instead (:func:`nndl.jobs.report`).
     """
     if report_progress:
-        from ..jobs import report
-
-        callbacks = [*callbacks, _ReportEpochs()]
-        on_begin, on_end = (lambda epochs: report("begin", epochs)), (lambda: report("end"))
+        callbacks = [*callbacks, JobProgress()]
     net = Network(sizes, seed=seed, **net_kwargs)
     if init_params is not None:
         net.set_params(init_params)
