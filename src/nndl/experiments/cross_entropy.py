@@ -47,27 +47,32 @@ def run(experiment: ExperimentRun) -> None:
         f"Cross-entropy vs quadratic cost on {train.X.shape[0]:,} training images of "
         f"{experiment.data_name}, {epochs} epochs"
     )
-    for seed in experiment.seeds:
-        for (cost, hidden), (eta, _) in RUNS.items():
-            label = f"{cost} [{n_in}, {hidden}, 10] eta {eta}"
-            r = experiment.train(
-                label,
-                [n_in, hidden, 10],
-                train.X,
-                train.y,
-                seed=seed,
-                evaluation=(test.X, test.y),
-                monitor=["val_accuracy"],
-                network={"cost": cost, "initializer": "large"},
-                epochs=epochs,
-                mini_batch_size=10,
-                learning_rate=eta,
-            )
-            acc = r.history["val_accuracy"]
-            experiment.metric(
-                f"{cost} {hidden}", acc[-1], unit="%", label=f"{cost}, {hidden} hidden"
-            )
-            experiment.metric(f"{cost} {hidden} best", max(acc), unit="%")
+    # Every (seed, cost, hidden) is an independent training: they run at once.
+    plan = [
+        (seed, cost, hidden, eta)
+        for seed in experiment.seeds
+        for (cost, hidden), (eta, _) in RUNS.items()
+    ]
+    runs = experiment.train_many(
+        {
+            "label": f"{cost} [{n_in}, {hidden}, 10] eta {eta}",
+            "sizes": [n_in, hidden, 10],
+            "X": train.X,
+            "y": train.y,
+            "seed": seed,
+            "evaluation": (test.X, test.y),
+            "monitor": ["val_accuracy"],
+            "network": {"cost": cost, "initializer": "large"},
+            "epochs": epochs,
+            "mini_batch_size": 10,
+            "learning_rate": eta,
+        }
+        for seed, cost, hidden, eta in plan
+    )
+    for (_, cost, hidden, _), r in zip(plan, runs, strict=True):
+        acc = r.history["val_accuracy"]
+        experiment.metric(f"{cost} {hidden}", acc[-1], unit="%", label=f"{cost}, {hidden} hidden")
+        experiment.metric(f"{cost} {hidden} best", max(acc), unit="%")
 
     for (cost, hidden), (_, book) in RUNS.items():
         what = "cross-entropy" if cost == "cross_entropy" else "quadratic (chapter 1)"
