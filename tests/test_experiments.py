@@ -333,6 +333,14 @@ def test_power_law_fit_recovers_known_curve():
 
 
 # --------------------------------------------------------- background jobs
+def test_background_job_runs_with_one_blas_thread(monkeypatch):
+    """It runs beside the trainings' jobs, each of which has one BLAS thread."""
+    import os
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    assert BackgroundJob(os.getenv, {"key": "OPENBLAS_NUM_THREADS"}).result() == "1"
+
+
 def test_background_job_runs_in_another_process():
     job = BackgroundJob(
         fit_power_law, {"sizes": [100, 1000, 10_000], "accuracies": [0.7, 0.85, 0.93]}

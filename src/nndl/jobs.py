@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "BLAS_THREAD_VARIABLES",
     "DASK_SCHEDULER_ENV",
     "JobResult",
     "JobsInterrupted",
@@ -66,6 +67,10 @@ __all__ = [
 ]
 
 DASK_SCHEDULER_ENV = "NNDL_DASK_SCHEDULER"
+
+#: The environment variables that set the BLAS and OpenMP thread counts of a
+#: new process (the jobs themselves are held to one thread by threadpoolctl).
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @dataclass(frozen=True)

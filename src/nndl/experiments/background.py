@@ -20,10 +20,13 @@ never re-imported, and a job can be stopped by its own process id.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+
+from ..jobs import BLAS_THREAD_VARIABLES
 
 __all__ = ["BackgroundJob", "cancel_background", "start_background", "take_background"]
 
@@ -57,8 +60,13 @@ class BackgroundJob:
     def __init__(self, function: Callable, kwargs: dict):
         self.target = _import_path(function)
         self.started = time.perf_counter()
+        # One BLAS thread, as every job of nndl.jobs: it runs beside them.
+        env = dict(os.environ)
+        for name in BLAS_THREAD_VARIABLES:
+            env.setdefault(name, "1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE, self.target, json.dumps(kwargs)],
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
