@@ -68,7 +68,8 @@ def _callbacks(fixed: dict):
     return []
 
 
-def _train(experiment, label, name, train, val, *, seed, epochs, value, tuned_param, plain_eta):
+def _training(label, name, train, val, *, seed, epochs, value, tuned_param, plain_eta) -> dict:
+    """One training of contender ``name`` for :meth:`ExperimentRun.train_many`."""
     _, _, fixed = CONTENDERS[name]
     settings = {
         "learning_rate": plain_eta,
@@ -81,21 +82,46 @@ def _train(experiment, label, name, train, val, *, seed, epochs, value, tuned_pa
     monitor = ["val_accuracy"]
     if fixed.get("stopping") == "gl":
         monitor.append("val_loss")
-    return experiment.train(
-        label,
-        [train.X.shape[1], HIDDEN, 10],
-        train.X,
-        train.y,
-        seed=seed,
-        evaluation=(val.X, val.y),
-        monitor=monitor,
-        callbacks=_callbacks(fixed),
-        network={"hidden_activation": fixed.get("hidden_activation", "sigmoid")},
-        epochs=epochs,
-        mini_batch_size=10,
-        catch_divergence=True,
+    return {
+        "label": label,
+        "sizes": [train.X.shape[1], HIDDEN, 10],
+        "X": train.X,
+        "y": train.y,
+        "seed": seed,
+        "evaluation": (val.X, val.y),
+        "monitor": monitor,
+        "callbacks": _callbacks(fixed),
+        "network": {"hidden_activation": fixed.get("hidden_activation", "sigmoid")},
+        "epochs": epochs,
+        "mini_batch_size": 10,
+        "catch_divergence": True,
         **settings,
+    }
+
+
+def _tune(experiment, names, train, val, *, tune_epochs, plain_eta) -> dict[str, float]:
+    """Train the grids of the contenders ``names`` at once, on the first seed; return
+    each one's best value by validation accuracy (the first of the grid on a tie)."""
+    plan = [(name, CONTENDERS[name][0], value) for name in names for value in CONTENDERS[name][1]]
+    runs = experiment.train_many(
+        _training(
+            f"tuning {name} {param}={value}",
+            name,
+            train,
+            val,
+            seed=experiment.seeds[0],
+            epochs=tune_epochs,
+            value=value,
+            tuned_param=param,
+            plain_eta=plain_eta,
+        )
+        for name, param, value in plan
     )
+    scores: dict[str, dict[float, float]] = {name: {} for name in names}
+    for (name, _, value), r in zip(plan, runs, strict=True):
+        acc = r.history.get("val_accuracy", [])
+        scores[name][value] = -1.0 if r.diverged or not acc else acc[-1]
+    return {name: max(s, key=s.get) for name, s in scores.items()}
 
 
 def training_plan(experiment: ExperimentRun) -> list[tuple[str, int, int]]:
@@ -130,56 +156,51 @@ def run(experiment: ExperimentRun) -> None:
     )
 
     # 1. Tune each contender's own parameter on the first seed (validation accuracy).
-    chosen: dict[str, float] = {}
-    plain_eta = 0.5
-    for name, (param, grid, _) in CONTENDERS.items():
-        if grid is None:  # stopping rules and the schedule wrap the plain network's eta
-            chosen[name] = chosen["plain"]
-            continue
-        scores = {}
-        for value in grid:
-            r = _train(
-                experiment,
-                f"tuning {name} {param}={value}",
-                name,
-                train,
-                val,
-                seed=experiment.seeds[0],
-                epochs=tune_epochs,
-                value=value,
-                tuned_param=param,
-                plain_eta=chosen.get("plain", plain_eta),
-            )
-            acc = r.history.get("val_accuracy", [])
-            scores[value] = -1.0 if r.diverged or not acc else acc[-1]
-        chosen[name] = max(scores, key=scores.get)
+    # The trainings run in three batches, each trained at once, because some need an
+    # earlier one's result: (a) the grids of the contenders that tune their own
+    # learning rate, the plain network's among them (the eta given here is replaced by
+    # the grid's); (b) the grids that tune something else (L1's lambda) with the eta
+    # the plain network chose in (a); (c) every contender on every seed with its chosen
+    # value. The contenders of (b) come last in CONTENDERS, so the runs are recorded in
+    # the order in which they would train one after another.
+    own_eta = [n for n, (p, g, _) in CONTENDERS.items() if g and p == "learning_rate"]
+    on_plain_eta = [n for n, (p, g, _) in CONTENDERS.items() if g and p != "learning_rate"]
+    tuned = _tune(experiment, own_eta, train, val, tune_epochs=tune_epochs, plain_eta=0.5)
+    tuned |= _tune(
+        experiment, on_plain_eta, train, val, tune_epochs=tune_epochs, plain_eta=tuned["plain"]
+    )
+    # The stopping rules and the schedule wrap the plain network's eta.
+    chosen = {name: tuned.get(name, tuned["plain"]) for name in CONTENDERS}
     experiment.set_config(chosen=chosen)
     plain_eta = chosen["plain"]
 
-    # 2. Every contender on every seed; the test set judges.
-    for seed in experiment.seeds:
-        for name, (param, _, _) in CONTENDERS.items():
-            r = _train(
-                experiment,
-                name,
-                name,
-                train,
-                val,
-                seed=seed,
-                epochs=epochs,
-                value=chosen[name],
-                tuned_param=param,
-                plain_eta=plain_eta,
-            )
-            acc = None if r.diverged else r.net.accuracy(test.X, test.y)
-            experiment.metric(name, acc, unit="%", label=name)
-            experiment.metric(f"{name} epochs", len(r.history.get("epoch", [])))
-            experiment.metric(f"{name} seconds", r.seconds)
+    # 2. (c) Every contender on every seed, at once; the test set judges.
+    plan = [(seed, name) for seed in experiment.seeds for name in CONTENDERS]
+    runs = experiment.train_many(
+        _training(
+            name,
+            name,
+            train,
+            val,
+            seed=seed,
+            epochs=epochs,
+            value=chosen[name],
+            tuned_param=CONTENDERS[name][0],
+            plain_eta=plain_eta,
+        )
+        for seed, name in plan
+    )
+    for (_, name), r in zip(plan, runs, strict=True):
+        acc = None if r.diverged else r.net.accuracy(test.X, test.y)
+        experiment.metric(name, acc, unit="%", label=name)
+        experiment.metric(f"{name} epochs", len(r.history.get("epoch", [])))
 
     for name, (param, _, _) in CONTENDERS.items():
         setting = f"{'eta' if param == 'learning_rate' else 'lambda_1'} {chosen[name]:g}"
         epochs_run = experiment.value(f"{name} epochs")
-        seconds = experiment.value(f"{name} seconds")
+        # The wall time is in the runs' records, not among the metrics: the metrics are
+        # the same whatever the number of jobs, a time is not.
+        seconds = float(np.mean([r["seconds"] for r in experiment.runs[name]]))
         experiment.check(
             f"{name} ({setting})",
             ours=experiment.shown(name),
