@@ -224,7 +224,7 @@ def test_train_seeds_loads_the_data_once_and_shows_one_progress(tmp_path, monkey
         return load_data(*args, **kwargs)
 
     monkeypatch.setattr(train_module, "_load_data", counting)
-    result, out = _train_seeds(tmp_path, 1)  # one job: the seeds run in this process
+    result, _ = _train_seeds(tmp_path, 1)  # one job: the seeds run in this process
     assert result.exit_code == 0, result.output
     assert len(loads) == 1
     for s in (7, 8, 9):
@@ -296,3 +296,28 @@ def test_experiment_trainings_identical_for_one_and_two_jobs(tmp_path):
         }
 
     assert strip(run1.runs) == strip(run2.runs)
+
+
+def test_experiment_keeps_the_trainings_that_finished_before_ctrl_c(tmp_path, monkeypatch):
+    """Ctrl-C while an experiment's trainings run: those that finished are recorded."""
+    import nndl.jobs
+    from nndl.experiments.experiment_run import ExperimentRun
+
+    real = nndl.jobs.run_jobs
+
+    def interrupted_after_two(jobs, *args, **kwargs):
+        jobs = list(jobs)
+        raise JobsInterrupted(real(jobs[:2], *args, **kwargs), len(jobs))
+
+    recorded = []
+    record = ExperimentRun._record
+
+    def spy(self, label, seed, *rest):
+        recorded.append((label, seed))
+        return record(self, label, seed, *rest)
+
+    monkeypatch.setattr(nndl.jobs, "run_jobs", interrupted_after_two)
+    monkeypatch.setattr(ExperimentRun, "_record", spy)
+    with pytest.raises(KeyboardInterrupt):
+        _train_many(tmp_path, 2)
+    assert recorded == [("eta 0.1", 0), ("eta 0.1", 1)]

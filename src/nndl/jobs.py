@@ -239,7 +239,11 @@ def run_jobs(
             with warnings.catch_warnings():
                 # On Ctrl-C joblib warns that it cancelled the running tasks: that is the point.
                 warnings.filterwarnings("ignore", message=".*still being processed by the workers")
-                collect(parallel(calls))
+                results = parallel(calls)
+                try:
+                    collect(results)
+                finally:
+                    results.close()  # after Ctrl-C: stops the workers here, warning filtered
     except KeyboardInterrupt as exc:
         # Leaving the generator has stopped the workers (joblib aborts the rest).
         done = [finished[i] for i in sorted(finished)]

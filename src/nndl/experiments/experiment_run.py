@@ -479,7 +479,7 @@ class ExperimentRun:
         training that raises does not stop the others; the first such error
         is raised once all have finished (their records kept).
         """
-        from ..jobs import run_jobs
+        from ..jobs import JobsInterrupted, run_jobs
 
         work, labels = [], []
         for spec in trainings:
@@ -532,7 +532,15 @@ class ExperimentRun:
                 progress.epoch_done(epochs, key=key)
             progress.end(key=key)
 
-        results = run_jobs(work, n_jobs=self.settings.jobs, on_result=finished, on_event=event)
+        try:
+            results = run_jobs(work, n_jobs=self.settings.jobs, on_result=finished, on_event=event)
+        except JobsInterrupted as stop:
+            # Ctrl-C: the trainings that finished are kept in results.json.
+            for result in stop.finished:
+                if result.ok:
+                    label, seed, n_train, evaluation = labels[result.index]
+                    self._record(label, seed, result.value, n_train, evaluation)
+            raise
         runs = []
         for result, (label, seed, n_train, evaluation) in zip(results, labels, strict=True):
             if result.ok:
