@@ -51,6 +51,29 @@ def train_small(experiment, label: str, *, l2: float, seed: int, epochs: int, mo
     )
 
 
+def small_training(experiment, label: str, *, l2: float, seed: int, epochs: int, monitor=None):
+    """The chapter's small-data run, as one training of :meth:`ExperimentRun.train_many`
+    (shared with the L2 experiment)."""
+    splits = experiment.data()
+    train = splits.train.head(experiment.pick(N_TRAIN, 200))
+    test = splits.test
+    n_in = train.X.shape[1]
+    return {
+        "label": label,
+        "sizes": [n_in, 30, 10],
+        "X": train.X,
+        "y": train.y,
+        "seed": seed,
+        "evaluation": (test.X, test.y),
+        "monitor": monitor or ["loss", "accuracy", "val_loss", "val_accuracy"],
+        "network": {"initializer": "large"},
+        "epochs": epochs,
+        "mini_batch_size": 10,
+        "learning_rate": ETA,
+        "l2": l2,
+    }
+
+
 def plateau_gain(acc, epoch: int) -> float:
     """How much the best accuracy rose after ``epoch`` (0 if it never did)."""
     acc = np.asarray(acc, dtype=float)
@@ -83,8 +106,13 @@ def run(experiment: ExperimentRun) -> None:
     # Statements about epoch 280 or 40 only mean something in runs that go past them.
     judge_plateau = epochs > PLATEAU_EPOCH
     judge_early = epochs > EARLY_EPOCH
-    for seed in experiment.seeds:
-        h = train_small(experiment, label, l2=0.0, seed=seed, epochs=epochs).history
+    # One training per seed, independent of each other: they run at once.
+    runs = experiment.train_many(
+        small_training(experiment, label, l2=0.0, seed=seed, epochs=epochs)
+        for seed in experiment.seeds
+    )
+    for r in runs:
+        h = r.history
         acc, tcost = np.array(h["val_accuracy"]), np.array(h["val_loss"])
         cost = np.array(h["loss"])
         best_cost_epoch = int(np.argmin(tcost))  # an index; epochs count from 1
