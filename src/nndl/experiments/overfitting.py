@@ -29,28 +29,6 @@ PLATEAU_EPOCH = 280
 EARLY_EPOCH = 40
 
 
-def train_small(experiment, label: str, *, l2: float, seed: int, epochs: int, monitor=None):
-    """The chapter's small-data run (shared with the L2 experiment)."""
-    splits = experiment.data()
-    train = splits.train.head(experiment.pick(N_TRAIN, 200))
-    test = splits.test
-    n_in = train.X.shape[1]
-    return experiment.train(
-        label,
-        [n_in, 30, 10],
-        train.X,
-        train.y,
-        seed=seed,
-        evaluation=(test.X, test.y),
-        monitor=monitor or ["loss", "accuracy", "val_loss", "val_accuracy"],
-        network={"initializer": "large"},
-        epochs=epochs,
-        mini_batch_size=10,
-        learning_rate=ETA,
-        l2=l2,
-    )
-
-
 def small_training(experiment, label: str, *, l2: float, seed: int, epochs: int, monitor=None):
     """The chapter's small-data run, as one training of :meth:`ExperimentRun.train_many`
     (shared with the L2 experiment)."""

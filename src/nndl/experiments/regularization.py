@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .experiment_run import ExperimentRun
-from .overfitting import train_small
+from .overfitting import small_training
 
 TITLE = "L2 regularization on small and full data"
 BOOK = (
@@ -60,26 +60,39 @@ def _full_runs(experiment) -> dict:
     return runs
 
 
-def _l2_on_small_data(experiment) -> None:
+def _small_trainings(experiment) -> list[dict]:
+    """The small-data pair (no regularization, lambda 0.1) for every seed."""
+    epochs = experiment.pick(400, 6)
+    trainings = []
+    for seed in experiment.seeds:
+        trainings.append(
+            small_training(
+                experiment,
+                "small: no regularization",
+                l2=0.0,
+                seed=seed,
+                epochs=epochs,
+                monitor=["val_accuracy"],
+            )
+        )
+        trainings.append(
+            small_training(
+                experiment,
+                "small: lambda 0.1",
+                l2=SMALL_L2,
+                seed=seed,
+                epochs=epochs,
+                monitor=["loss", "accuracy", "val_accuracy"],
+            )
+        )
+    return trainings
+
+
+def _l2_on_small_data(experiment, runs) -> None:
+    """Metrics and verdicts of the runs of :func:`_small_trainings`, in its order."""
     epochs = experiment.pick(400, 6)
     small = f"{_small_size(experiment):,} images"
-    for seed in experiment.seeds:
-        plain = train_small(
-            experiment,
-            "small: no regularization",
-            l2=0.0,
-            seed=seed,
-            epochs=epochs,
-            monitor=["val_accuracy"],
-        )
-        reg = train_small(
-            experiment,
-            "small: lambda 0.1",
-            l2=SMALL_L2,
-            seed=seed,
-            epochs=epochs,
-            monitor=["loss", "accuracy", "val_accuracy"],
-        )
+    for plain, reg in zip(runs[::2], runs[1::2], strict=True):
         acc = np.asarray(reg.history["val_accuracy"])
         p_acc = np.asarray(plain.history["val_accuracy"])
         experiment.metric("small L2", acc[-1], unit="%", label=f"lambda 0.1 ({small})")
@@ -120,27 +133,38 @@ def _l2_on_small_data(experiment) -> None:
     experiment.compare(f"{small}: lambda 0.1 vs none", "small L2", "small plain")
 
 
-def _l2_on_full_training_set(experiment) -> None:
+def _full_trainings(experiment) -> list[dict]:
+    """The full-data runs of :data:`FULL_RUNS` for every seed."""
     splits = experiment.data()
     train, test = splits.train, splits.test
     n_in = train.X.shape[1]
-    for seed in experiment.seeds:
-        for label, (hidden, eta, lmbda, epochs, _, _) in _full_runs(experiment).items():
-            r = experiment.train(
-                label,
-                [n_in, hidden, 10],
-                train.X,
-                train.y,
-                seed=seed,
-                evaluation=(test.X, test.y),
-                monitor=["val_accuracy"],
-                network={"initializer": "large"},
-                epochs=epochs,
-                mini_batch_size=10,
-                learning_rate=eta,
-                l2=lmbda,
-            )
-            experiment.metric(label, r.history["val_accuracy"][-1], unit="%")
+    return [
+        {
+            "label": label,
+            "sizes": [n_in, hidden, 10],
+            "X": train.X,
+            "y": train.y,
+            "seed": seed,
+            "evaluation": (test.X, test.y),
+            "monitor": ["val_accuracy"],
+            "network": {"initializer": "large"},
+            "epochs": epochs,
+            "mini_batch_size": 10,
+            "learning_rate": eta,
+            "l2": lmbda,
+        }
+        for seed in experiment.seeds
+        for label, (hidden, eta, lmbda, epochs, _, _) in _full_runs(experiment).items()
+    ]
+
+
+def _l2_on_full_training_set(experiment, runs) -> None:
+    """Metrics and verdicts of the runs of :func:`_full_trainings`, in its order."""
+    train = experiment.data().train
+    n_in = train.X.shape[1]
+    labels = list(_full_runs(experiment)) * len(experiment.seeds)
+    for label, r in zip(labels, runs, strict=True):
+        experiment.metric(label, r.history["val_accuracy"][-1], unit="%")
     everything = f"all {train.X.shape[0]:,} images"
     for label, (*_, book, tol) in _full_runs(experiment).items():
         experiment.check_close(f"{everything}, {label}", label, book, tol)
@@ -184,8 +208,12 @@ def run(experiment: ExperimentRun) -> None:
         f"L2 regularization on {_small_size(experiment):,} and on all "
         f"{experiment.data().train.X.shape[0]:,} training images of {experiment.data_name}"
     )
-    _l2_on_small_data(experiment)
-    _l2_on_full_training_set(experiment)
+    # Every training, small data and full, every seed, is independent of the
+    # others: they run at once, recorded in the order they had one at a time.
+    small, full = _small_trainings(experiment), _full_trainings(experiment)
+    runs = experiment.train_many([*small, *full])
+    _l2_on_small_data(experiment, runs[: len(small)])
+    _l2_on_full_training_set(experiment, runs[len(small) :])
     _figures(experiment)
 
 
