@@ -77,32 +77,41 @@ def run(experiment: ExperimentRun) -> None:
         small_validation=N_VAL_SMALL,
         initializer="default",
     )
-    rows = []
+    # Each step's settings are fixed in advance (the walk-through's choices,
+    # not read off the step before), so every (seed, step) is an independent
+    # training: they run at once.
+    plan = []
     for seed in experiment.seeds:
         for step, (hidden, size, eta, lmbda, _) in _steps(experiment).items():
             train = splits.train.head(experiment.pick(size, 200) if size else None)
             val = splits.validation.head(N_VAL_SMALL if size else None)
             sizes = [n_in, 30, 10] if hidden else [n_in, 10]
-            r = experiment.train(
-                step,
-                sizes,
-                train.X,
-                train.y,
-                seed=seed,
-                evaluation=(val.X, val.y),
-                monitor=["val_accuracy"],
-                epochs=epochs,
-                mini_batch_size=10,
-                learning_rate=eta,
-                l2=lmbda,
-                catch_divergence=True,
-            )
-            acc = r.history.get("val_accuracy", [])
-            experiment.metric(f"{step}: mean", float(np.mean(acc)) if acc else None, unit="%")
-            experiment.metric(f"{step}: best", max(acc) if acc else None, unit="%")
-            experiment.metric(f"{step}: diverged", 1.0 if r.diverged else 0.0)
-            if seed == experiment.seeds[0]:
-                rows.append((step, acc, r.diverged, 1 - eta * lmbda / train.X.shape[0]))
+            plan.append((seed, step, sizes, eta, lmbda, train, val))
+    runs = experiment.train_many(
+        {
+            "label": step,
+            "sizes": sizes,
+            "X": train.X,
+            "y": train.y,
+            "seed": seed,
+            "evaluation": (val.X, val.y),
+            "monitor": ["val_accuracy"],
+            "epochs": epochs,
+            "mini_batch_size": 10,
+            "learning_rate": eta,
+            "l2": lmbda,
+            "catch_divergence": True,
+        }
+        for seed, step, sizes, eta, lmbda, train, val in plan
+    )
+    rows = []
+    for (seed, step, _, eta, lmbda, train, _), r in zip(plan, runs, strict=True):
+        acc = r.history.get("val_accuracy", [])
+        experiment.metric(f"{step}: mean", float(np.mean(acc)) if acc else None, unit="%")
+        experiment.metric(f"{step}: best", max(acc) if acc else None, unit="%")
+        experiment.metric(f"{step}: diverged", 1.0 if r.diverged else 0.0)
+        if seed == experiment.seeds[0]:
+            rows.append((step, acc, r.diverged, 1 - eta * lmbda / train.X.shape[0]))
     experiment.set_config(first_seed_accuracies={s: a for s, a, _, _ in rows})
 
     for step, (*_, book) in _steps(experiment).items():
