@@ -32,10 +32,14 @@ def digits():
 
 
 # ------------------------------------------------------ scripted oracles
-def _oracle(threshold, calls):
-    def falls(eta, stage):
-        calls.append((stage, eta))
-        return eta < threshold
+def _oracle(threshold, calls, rounds=None):
+    """A round-at-a-time ``falls``: the cost falls below ``threshold``."""
+
+    def falls(candidates):
+        if rounds is not None:
+            rounds.append([eta for eta, _ in candidates])
+        calls.extend((stage, eta) for eta, stage in candidates)
+        return [eta < threshold for eta, _ in candidates]
 
     return falls
 
@@ -63,18 +67,57 @@ def test_threshold_search_goes_down_when_the_first_eta_is_too_large():
     assert (good, bad) == pytest.approx((0.1, 1.0))
 
 
+def test_threshold_search_trains_lookahead_steps_per_round():
+    rounds = []
+    _threshold_search(
+        _oracle(0.37, [], rounds), start=0.01, factor=10, refine_steps=3, max_trials=10,
+        lookahead=2,
+    )  # fmt: skip
+    sizes = [len(r) for r in rounds]
+    # bracket: (0.01, 0.1) then (1, 10); refine: two levels of bisections (3), then one
+    assert sizes == [2, 2, 3, 1]
+    assert rounds[0] == pytest.approx([0.01, 0.1]) and rounds[1] == pytest.approx([1.0, 10.0])
+    # the bisection tree level by level: the midpoint, then the quarter points, low first
+    assert rounds[2] == pytest.approx([10**-0.5, 10**-0.75, 10**-0.25])
+
+
+@pytest.mark.parametrize("start", [1e-4, 0.01, 0.3, 10.0, 1e4])
+@pytest.mark.parametrize("threshold", [0.0021, 0.037, 0.37, 0.99, 5.5])
+def test_threshold_search_answer_does_not_depend_on_lookahead(threshold, start):
+    answers = set()
+    for lookahead in (1, 2, 3, 5):
+        answers.add(
+            _threshold_search(
+                _oracle(threshold, []),
+                start=start,
+                factor=10,
+                refine_steps=3,
+                max_trials=12,
+                lookahead=lookahead,
+            )
+        )
+    assert len(answers) == 1
+
+
+@pytest.mark.parametrize("lookahead", [1, 2, 3])
 @pytest.mark.parametrize("threshold, start", [(1e9, 0.01), (1e-9, 0.01)])
-def test_threshold_search_gives_up_with_a_clear_message(threshold, start):
-    with pytest.raises(ValueError, match=r"eta = .* trials"):
+def test_threshold_search_gives_up_with_a_clear_message(threshold, start, lookahead):
+    calls = []
+    with pytest.raises(ValueError, match=r"eta = .* after 4 trials"):
         _threshold_search(
-            _oracle(threshold, []), start=start, factor=10, refine_steps=0, max_trials=4
+            _oracle(threshold, calls),
+            start=start,
+            factor=10,
+            refine_steps=0,
+            max_trials=4,
+            lookahead=lookahead,
         )
 
 
 def _peaked(peak_log10, calls):
-    def score(lmbda, stage):
-        calls.append((stage, lmbda))
-        return -abs(math.log10(lmbda) - peak_log10)
+    def score(candidates):
+        calls.extend((stage, lmbda) for lmbda, stage in candidates)
+        return [-abs(math.log10(lmbda) - peak_log10) for lmbda, _ in candidates]
 
     return score
 
@@ -97,7 +140,7 @@ def test_lambda_search_moves_down_when_up_is_worse():
 def test_lambda_search_stays_put_on_a_flat_score():
     calls = []
     best = _lambda_search(
-        lambda lm, st: calls.append(lm) or 0.5,
+        lambda cands: calls.extend(lm for lm, _ in cands) or [0.5] * len(cands),
         start=1.0,
         factor=10,
         refine_steps=1,
@@ -105,6 +148,27 @@ def test_lambda_search_stays_put_on_a_flat_score():
     )
     assert best == 1.0
     assert calls[:3] == [1.0, 10.0, 0.1]
+
+
+@pytest.mark.parametrize("peak", [-3.3, -0.7, 0.0, 0.4, 1.2, 2.6, 9.0])
+def test_lambda_search_answer_does_not_depend_on_lookahead(peak):
+    answers, rounds = set(), {}
+    for lookahead in (1, 2, 4):
+        sizes = []
+
+        def score(cands, sizes=sizes):
+            sizes.append(len(cands))
+            return _peaked(peak, [])(cands)
+
+        answers.add(
+            _lambda_search(
+                score, start=1.0, factor=10, refine_steps=2, max_decades=6, lookahead=lookahead
+            )
+        )
+        rounds[lookahead] = sizes
+    assert len(answers) == 1
+    assert rounds[2][0] == 3  # start and two decades above it
+    assert all(n == 2 for n in rounds[1][-2:])  # both candidates of a refinement step at once
 
 
 # ----------------------------------------------------------- real data
@@ -166,9 +230,10 @@ def test_a_diverging_trial_counts_as_not_falling(digits):
 
 def test_tune_lambda_on_digits(digits, tmp_path):
     (X, y), val = digits
-    result = tune_lambda(
-        [64, 20, 10], X, y, val, learning_rate=0.5, epochs=3, refine_steps=1, max_decades=3
-    )
+    result = tune_lambda(  # one decade at a time: the walk's trials only
+        [64, 20, 10], X, y, val, learning_rate=0.5, epochs=3, refine_steps=1, max_decades=3,
+        lookahead=1,
+    )  # fmt: skip
     assert result.trials[0].value == 0.0 and result.trials[0].stage == "baseline"
     assert result.baseline_accuracy == result.trials[0].score
     decades = [t for t in result.trials if t.stage == "decade"]
@@ -227,6 +292,49 @@ def test_batch_size_summary_says_the_target_was_reached_and_with_which_eta(digit
     assert f"reached the target validation accuracy {result.target:.4f}" in text
     final = next(t for t in result.trials if t.value == b).score
     assert f"it ended at {final:.4f}" in text
+
+
+def _computed(trials):
+    """What each trial computed, in order: everything but its wall times."""
+    return [(t.value, t.stage, t.costs, t.val_accuracy, t.falling, t.diverged) for t in trials]
+
+
+@pytest.mark.parametrize("procedure", ["eta", "lambda", "batch size"])
+def test_the_trials_and_the_result_do_not_depend_on_n_jobs(digits, procedure):
+    (X, y), val = digits
+    X, y = X[:300], y[:300]
+    runs = {}
+    for n_jobs in (1, 2):
+        seen = []
+        common = {"on_trial": seen.append, "n_jobs": n_jobs, "epochs": 2}
+        if procedure == "eta":
+            r = find_learning_rate_threshold([64, 12, 10], X, y, refine_steps=3, **common)
+            answer = (r.last_good, r.first_bad, r.recommended)
+        elif procedure == "lambda":
+            r = tune_lambda(
+                [64, 12, 10], X, y, val, learning_rate=0.5, refine_steps=1, max_decades=3, **common
+            )
+            answer = (r.best, r.best_accuracy, r.baseline_accuracy)
+        else:
+            r = tune_batch_size(
+                [64, 12, 10], X, y, val, batch_sizes=[2, 20, 60], learning_rate=0.5, **common
+            )
+            assert [t.value for t in r.trials] == [2, 20, 60]  # the slowest first, still first
+            answer = (r.target,)  # the seconds, and so the choice, are measured: not compared
+        assert seen == r.trials  # on_trial saw every trial, in the trials' order
+        runs[n_jobs] = (_computed(r.trials), answer)
+    assert runs[1] == runs[2]
+
+
+def test_a_trial_that_raises_in_its_process_raises_here(digits):
+    (X, y), val = digits
+    with pytest.raises(ValueError, match=r"the trial at 5 \(size\) failed: .*labels"):
+        # labels beyond the 10 outputs: the training itself refuses them
+        tune_batch_size([64, 10], X[:50], y[:50] + 10, val, batch_sizes=[5], n_jobs=1)
+    with pytest.raises(ValueError, match="n_jobs must be an integer >= 1"):
+        tune_batch_size([64, 10], X, y, val, batch_sizes=[5], n_jobs=0)
+    with pytest.raises(ValueError, match="optimizer"):  # refused before any process starts
+        tune_lambda([64, 10], X, y, val, learning_rate=0.5, train_options={"optimizer": "x"})
 
 
 def test_tune_lambda_says_when_no_lambda_helped():
@@ -424,3 +532,39 @@ def test_tune_command_errors_are_one_line(tmp_path):
     assert res.exit_code == 1
     assert "Error: classes [42] do not occur in y" in res.output
     assert "Traceback" not in res.output
+
+
+def test_tune_commands_take_jobs_and_print_the_same_trials_for_any(tmp_path):
+    from nndl.cli.tune import _LOOKAHEAD, tune
+    from nndl.tuning import LOOKAHEAD
+
+    assert _LOOKAHEAD == LOOKAHEAD
+    runner = _runner()
+    data = ["--dataset", "digits", "--hidden", "10", "--epochs", "2", "--train-size", "300"]
+
+    def trial_lines(output):
+        return [line for line in output.splitlines() if line.startswith("  ")]
+
+    for command, extra in [("eta", ["--refine", "2"]), ("lambda", ["--refine", "1"])]:
+        printed, saved = {}, {}
+        for jobs in ("1", "2"):
+            out = tmp_path / f"{command}-{jobs}"
+            args = [command, *data, *extra, "--jobs", jobs, "--out", str(out)]
+            res = runner.invoke(tune, args)
+            assert res.exit_code == 0, res.output
+            printed[jobs] = [line for line in res.output.splitlines() if str(out) not in line]
+            doc = json.loads((out / f"tune_{command}.json").read_text())
+            for t in doc["trials"]:
+                del t["times"]
+            saved[jobs] = doc
+        assert printed["1"] == printed["2"] and trial_lines("\n".join(printed["1"]))
+        assert saved["1"] == saved["2"]
+    res = runner.invoke(tune, ["batch-size", *data, "--batch-sizes", "5,40", "--jobs", "2"])
+    assert res.exit_code == 0, res.output
+    sizes = [line.split()[1] for line in trial_lines(res.output) if "final validation" in line]
+    assert sizes == ["5", "40"]
+    for command in ("eta", "lambda", "batch-size"):
+        res = runner.invoke(tune, [command, "--jobs", "0"])
+        assert res.exit_code == 2 and "--jobs" in res.output
+        res = runner.invoke(tune, [command, "--help"])
+        assert "never changes the" in res.output

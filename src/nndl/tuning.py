@@ -23,10 +23,21 @@ the result.
 Every trial starts from the same initial weights and the same shuffling seed,
 so the only thing that differs between two trials is the hyper-parameter
 under study.
+
+Trials that do not depend on each other train at once, each in its own
+process with one BLAS thread (:func:`nndl.jobs.run_jobs`; ``n_jobs``, by
+default the number of cores): every mini-batch size of
+:func:`tune_batch_size`, the baseline and first decades of :func:`tune_lambda`
+and both candidates of each of its refinement steps. The two sequential
+searches also train a few candidates ahead of the decision that needs them
+(``lookahead``). What runs together depends only on the procedure's settings,
+never on ``n_jobs``, and a trial's numbers only on its own settings, so the
+trials, their order and the result are the same for any ``n_jobs``.
 """
 
 from __future__ import annotations
 
+import builtins
 import io
 import itertools
 import math
@@ -231,16 +242,15 @@ class BatchSizeResult(_TrialsResult):
 
 
 # ------------------------------------------------------------------- training
-def _network_factory(network, seed) -> Callable[[], Network]:
-    """A function making fresh copies of one initial network.
+def _initial_network(network, seed) -> Network:
+    """The initial network every trial starts from (a copy of it, in the trial).
 
     ``network`` may be a :class:`Network` (its current weights are the start
     of every trial), a :class:`NetworkConfig`, a dict of its fields, or a list
     of layer sizes.
     """
     if isinstance(network, Network):
-        template = network.copy()
-        return template.copy
+        return network.copy()
     if isinstance(network, dict):
         network = NetworkConfig.from_dict(network)
     elif not isinstance(network, NetworkConfig):
@@ -250,8 +260,7 @@ def _network_factory(network, seed) -> Callable[[], Network]:
                 f"of layer sizes, got {type(network).__name__}"
             )
         network = NetworkConfig(sizes=list(network))
-    template = Network.from_config(network, seed=seed)
-    return template.copy
+    return Network.from_config(network, seed=seed)
 
 
 def _check_pair(data, name: str):
@@ -273,8 +282,13 @@ def _train_options(train_options) -> dict:
     return opts
 
 
+def _trainer(net: Network, *, epochs: int, seed, options: dict, monitor_cost: bool, validation):
+    monitor = (["loss"] if monitor_cost else []) + (["val_accuracy"] if validation else [])
+    return Trainer(net, epochs=epochs, seed=seed, monitor=monitor, **options)
+
+
 def _run_trial(
-    make_net,
+    template: Network,
     X,
     y,
     validation,
@@ -286,14 +300,19 @@ def _run_trial(
     options: dict,
     monitor_cost: bool,
 ) -> TuningTrial:
-    """Train one fresh network and record its curves; divergence ends the run."""
-    net = make_net()
-    trainer = Trainer(
+    """Train a copy of ``template`` and record its curves; divergence ends the run.
+
+    A job of :func:`nndl.jobs.run_jobs`: it runs in a worker process, and
+    its numbers depend on its arguments only.
+    """
+    net = template.copy()
+    trainer = _trainer(
         net,
         epochs=epochs,
         seed=seed,
-        monitor=(["loss"] if monitor_cost else []) + (["val_accuracy"] if validation else []),
-        **options,
+        options=options,
+        monitor_cost=monitor_cost,
+        validation=validation,
     )
     trial = TuningTrial(value=float(value), stage=stage, times=[0.0])
     l2, l1 = trainer.config.l2, trainer.config.l1
@@ -315,7 +334,110 @@ def _run_trial(
             trial.val_accuracy.append(float(rec["val_accuracy"]))
     if trial.diverged and monitor_cost:
         trial.costs.append(math.inf)
+    if monitor_cost:
+        trial.falling = _is_falling(trial.costs)
     return trial
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A trial to train: its hyper-parameter value, stage and training options."""
+
+    value: float
+    stage: str
+    options: dict
+
+
+def _failure(result, candidate: _Candidate) -> Exception:
+    """The exception of a trial that raised in its worker: the same built-in type if it was one."""
+    name, _, message = (result.error or "RuntimeError: the trial failed").partition(": ")
+    kind = getattr(builtins, name, None)
+    text = f"the trial at {candidate.value:g} ({candidate.stage}) failed: {message}"
+    try:
+        if not (isinstance(kind, type) and issubclass(kind, Exception)):
+            raise TypeError
+        exc = kind(text)
+    except TypeError:  # not a built-in exception, or one that takes other arguments
+        exc = RuntimeError(f"{text} ({name})")
+    if result.details:
+        exc.add_note(f"in the trial's process:\n{result.details}")
+    return exc
+
+
+class _TrialRunner:
+    """Trains rounds of candidates through :func:`nndl.jobs.run_jobs` and keeps every trial.
+
+    The trials of a round are recorded, and given to ``on_trial``, in the
+    round's order, each as soon as it and those before it have finished;
+    ``trials`` holds them all, round after round.
+    """
+
+    def __init__(self, template, X, y, validation, *, epochs, seed, monitor_cost, n_jobs, on_trial):
+        from .jobs import default_n_jobs
+
+        self.template, self.X, self.y, self.validation = template, X, y, validation
+        self.epochs, self.seed, self.monitor_cost = epochs, seed, monitor_cost
+        self.n_jobs = (
+            default_n_jobs()
+            if n_jobs is None
+            else check_range("n_jobs", n_jobs, low=1, integer=True)
+        )
+        self.on_trial = on_trial
+        self.trials: list[TuningTrial] = []
+
+    def _check(self, candidate: _Candidate) -> None:
+        """Refuse bad training options here, with their own error, before any process starts."""
+        _trainer(
+            self.template,
+            epochs=self.epochs,
+            seed=self.seed,
+            options=candidate.options,
+            monitor_cost=self.monitor_cost,
+            validation=self.validation,
+        )
+
+    def run(self, candidates: Sequence[_Candidate]) -> list[TuningTrial]:
+        """Train the candidates at once; return their trials in the candidates' order."""
+        from .jobs import run_jobs
+
+        candidates = list(candidates)
+        for candidate in candidates:
+            self._check(candidate)
+        jobs = [
+            (
+                _run_trial,
+                (self.template, self.X, self.y, self.validation),
+                {
+                    "value": c.value,
+                    "stage": c.stage,
+                    "epochs": self.epochs,
+                    "seed": self.seed,
+                    "options": c.options,
+                    "monitor_cost": self.monitor_cost,
+                },
+            )
+            for c in candidates
+        ]
+        finished: dict[int, object] = {}
+        reported = 0
+
+        def report(result, done, total) -> None:
+            nonlocal reported
+            finished[result.index] = result
+            while reported in finished and finished[reported].ok:
+                self._record(finished[reported].value)
+                reported += 1
+
+        results = run_jobs(jobs, n_jobs=self.n_jobs, on_result=report)
+        for result, candidate in zip(results, candidates, strict=True):
+            if not result.ok:
+                raise _failure(result, candidate)
+        return [r.value for r in results]
+
+    def _record(self, trial: TuningTrial) -> None:
+        self.trials.append(trial)
+        if self.on_trial is not None:
+            self.on_trial(trial)
 
 
 def _is_falling(costs: Sequence[float]) -> bool:
@@ -324,56 +446,107 @@ def _is_falling(costs: Sequence[float]) -> bool:
 
 
 # ----------------------------------------------------------- learning rate
+#: Steps of the sequential searches decided per round of trials, by default.
+LOOKAHEAD = 2
+
+
+def _bracket_walk(falls, first, ahead, *, step, stop_at, lookahead, max_trials, give_up):
+    """Step from ``first`` until the cost's behaviour flips; return (last unflipped, first flipped).
+
+    ``ahead``: pairs (eta, outcome) already trained past ``first``; the walk
+    trains the next ``lookahead`` etas at once when it runs out of them.
+    ``stop_at`` is the outcome that ends the walk; ``give_up(last, tried)``
+    is the error when ``max_trials`` etas (``first`` included) did not reach it.
+    """
+    last, tried = first, 1
+    while True:
+        for eta, outcome in ahead:
+            tried += 1
+            if outcome == stop_at:
+                return last, eta
+            last = eta
+        if tried >= max_trials:
+            raise give_up(last, tried)
+        etas = [step(last)]
+        while len(etas) < min(lookahead, max_trials - tried):
+            etas.append(step(etas[-1]))
+        ahead = list(zip(etas, falls([(eta, "bracket") for eta in etas]), strict=True))
+
+
 def _threshold_search(
-    falls: Callable[[float, str], bool],
+    falls: Callable[[list[tuple[float, str]]], list[bool]],
     *,
     start: float,
     factor: float,
     refine_steps: int,
     max_trials: int,
+    lookahead: int = 1,
 ) -> tuple[float, float]:
-    """The bracketing and refinement logic, on any ``falls(eta, stage)`` oracle.
+    """The bracketing and refinement logic, on any ``falls(candidates)`` oracle.
 
-    Returns (last_good, first_bad) with last_good < first_bad: the cost falls
-    at ``last_good`` and not at ``first_bad``. Refinement bisects the bracket
-    on a log scale, since learning rates matter by their order of magnitude.
+    ``falls`` is given one round of ``(eta, stage)`` pairs, to train at
+    once, and returns for each whether the cost fell. Returns (last_good,
+    first_bad) with last_good < first_bad: the cost falls at ``last_good``
+    and not at ``first_bad``. Refinement bisects the bracket on a log scale,
+    since learning rates matter by their order of magnitude.
+
+    Each round decides ``lookahead`` steps of the one-eta-at-a-time search:
+    bracketing trains the next ``lookahead`` etas in its direction (the first
+    round: ``start`` and the etas above it), refinement the ``2**lookahead - 1``
+    midpoints that ``lookahead`` bisections may need. The answer is that of
+    the one-at-a-time search (``lookahead=1``) whatever ``lookahead``; only
+    the extra trials differ. ``max_trials`` counts the etas of the bracket's
+    walk, not the extra ones.
     """
-    eta = start
-    tried = 1
-    if falls(eta, "bracket"):
-        good = eta
-        while True:
-            if tried >= max_trials:
-                raise ValueError(
-                    f"the training cost still fell at eta = {good:g} after {tried} trials; "
-                    "raise max_trials or the start value"
-                )
-            eta = good * factor
-            tried += 1
-            if not falls(eta, "bracket"):
-                bad = eta
-                break
-            good = eta
+    first_round = [start]
+    while len(first_round) < min(lookahead, max_trials):
+        first_round.append(first_round[-1] * factor)
+    outcomes = falls([(eta, "bracket") for eta in first_round])
+    walk = {"lookahead": lookahead, "max_trials": max_trials}
+    if outcomes[0]:
+        good, bad = _bracket_walk(
+            falls,
+            start,
+            list(zip(first_round[1:], outcomes[1:], strict=True)),
+            step=lambda eta: eta * factor,
+            stop_at=False,
+            give_up=lambda good, tried: ValueError(
+                f"the training cost still fell at eta = {good:g} after {tried} trials; "
+                "raise max_trials or the start value"
+            ),
+            **walk,
+        )
     else:
-        bad = eta
-        while True:
-            if tried >= max_trials:
-                raise ValueError(
-                    f"the training cost did not fall even at eta = {bad:g} after {tried} "
-                    "trials; check the data and the network, or lower the start value"
-                )
-            eta = bad / factor
-            tried += 1
-            if falls(eta, "bracket"):
-                good = eta
-                break
-            bad = eta
-    for _ in range(refine_steps):
-        mid = math.sqrt(good * bad)
-        if falls(mid, "refine"):
-            good = mid
-        else:
-            bad = mid
+        bad, good = _bracket_walk(
+            falls,
+            start,
+            [],
+            step=lambda eta: eta / factor,
+            stop_at=True,
+            give_up=lambda bad, tried: ValueError(
+                f"the training cost did not fall even at eta = {bad:g} after {tried} "
+                "trials; check the data and the network, or lower the start value"
+            ),
+            **walk,
+        )
+    remaining = refine_steps
+    while remaining:
+        depth = min(lookahead, remaining)
+        brackets, etas = [(good, bad)], []
+        for _ in range(depth):  # the bisection tree, level by level, low etas first
+            mids = [math.sqrt(g * b) for g, b in brackets]
+            etas += mids
+            brackets = [
+                half for (g, b), m in zip(brackets, mids, strict=True) for half in ((g, m), (m, b))
+            ]
+        fell = dict(zip(etas, falls([(eta, "refine") for eta in etas]), strict=True))
+        for _ in range(depth):
+            mid = math.sqrt(good * bad)
+            if fell[mid]:
+                good = mid
+            else:
+                bad = mid
+        remaining -= depth
     return good, bad
 
 
@@ -392,6 +565,8 @@ def find_learning_rate_threshold(
     seed: int | None = _DEFAULTS["tune eta"]["seed"],
     train_options: dict | None = None,
     on_trial: Callable[[TuningTrial], None] | None = None,
+    lookahead: int = LOOKAHEAD,
+    n_jobs: int | None = None,
 ) -> LearningRateResult:
     """Estimate the learning-rate threshold and recommend a learning rate.
 
@@ -433,13 +608,24 @@ def find_learning_rate_threshold(
     mini_batch_size, seed : as for training; every trial uses the same seed.
     train_options : other :class:`~nndl.training.TrainConfig` fields (l2,
         optimizer, momentum, ...).
-    on_trial : called with each :class:`TuningTrial` as soon as it ends
-        (the command line prints them).
+    on_trial : called with each :class:`TuningTrial` as soon as it and the
+        trials before it have ended, in the order of ``trials`` (the command
+        line prints them).
+    lookahead : steps of the search decided per round of trials trained at
+        once: bracketing trains ``lookahead`` etas ahead, refinement the
+        ``2**lookahead - 1`` midpoints of ``lookahead`` bisections. The
+        answer is the same as one eta at a time (``lookahead=1``, the fewest
+        trials); a larger one trains more trials, in fewer rounds.
+    n_jobs : trials trained at once, each in its own process with one BLAS
+        thread (:func:`nndl.jobs.run_jobs`; default: the number of cores). It
+        changes nothing but the speed: the trials and the result are the
+        same for any ``n_jobs``.
 
     Returns
     -------
     LearningRateResult
-        With every trial's cost curve, in the order they were run.
+        With every trial's cost curve, round after round, each round in the
+        order the search asks for its etas.
     """
     start = check_range("start", start, low=0.0, low_inclusive=False)
     factor = check_range("factor", factor, low=1.0, low_inclusive=False)
@@ -447,36 +633,38 @@ def find_learning_rate_threshold(
     refine_steps = check_range("refine_steps", refine_steps, low=0, integer=True)
     fraction = check_range("fraction", fraction, low=0.0, high=1.0, low_inclusive=False)
     max_trials = check_range("max_trials", max_trials, low=2, integer=True)
+    lookahead = check_range("lookahead", lookahead, low=1, integer=True)
     options = _train_options(train_options)
     options["mini_batch_size"] = mini_batch_size
-    make_net = _network_factory(network, seed)
-    trials: list[TuningTrial] = []
+    runner = _TrialRunner(
+        _initial_network(network, seed),
+        X,
+        y,
+        None,
+        epochs=epochs,
+        seed=seed,
+        monitor_cost=True,
+        n_jobs=n_jobs,
+        on_trial=on_trial,
+    )
 
-    def falls(eta: float, stage: str) -> bool:
-        trial = _run_trial(
-            make_net,
-            X,
-            y,
-            None,
-            value=eta,
-            stage=stage,
-            epochs=epochs,
-            seed=seed,
-            options={**options, "learning_rate": eta},
-            monitor_cost=True,
+    def falls(candidates: list[tuple[float, str]]) -> list[bool]:
+        trials = runner.run(
+            [_Candidate(eta, stage, {**options, "learning_rate": eta}) for eta, stage in candidates]
         )
-        trial.falling = _is_falling(trial.costs)
-        trials.append(trial)
-        if on_trial is not None:
-            on_trial(trial)
-        return trial.falling
+        return [t.falling for t in trials]
 
     good, bad = _threshold_search(
-        falls, start=start, factor=factor, refine_steps=refine_steps, max_trials=max_trials
+        falls,
+        start=start,
+        factor=factor,
+        refine_steps=refine_steps,
+        max_trials=max_trials,
+        lookahead=lookahead,
     )
     threshold = math.sqrt(good * bad)
     return LearningRateResult(
-        trials=trials,
+        trials=runner.trials,
         last_good=good,
         first_bad=bad,
         threshold=threshold,
@@ -487,45 +675,66 @@ def find_learning_rate_threshold(
 
 # ------------------------------------------------------------------- lambda
 def _lambda_search(
-    score: Callable[[float, str], float],
+    score: Callable[[list[tuple[float, str]]], list[float]],
     *,
     start: float,
     factor: float,
     refine_steps: int,
     max_decades: int,
+    lookahead: int = 1,
 ) -> float:
-    """The decade walk and refinement logic, on any ``score(lmbda, stage)`` oracle.
+    """The decade walk and refinement logic, on any ``score(candidates)`` oracle.
 
-    Only strict improvements move the search, so a flat region stops it.
-    Returns the best positive lambda seen.
+    ``score`` is given one round of ``(lmbda, stage)`` pairs, to train at
+    once, and returns each one's score; a lambda already scored is not asked
+    again. Only strict improvements move the search, so a flat region stops
+    it. Returns the best positive lambda seen.
+
+    The first round holds ``start`` and the ``lookahead`` decades above it;
+    each later round of the walk the next ``lookahead`` decades in its
+    direction; each refinement step both of its candidates. The answer is
+    that of the one-at-a-time walk whatever ``lookahead``; only the extra
+    trials differ.
     """
     seen: dict[float, float] = {}
 
-    def s(lmbda: float, stage: str) -> float:
-        if lmbda not in seen:
-            seen[lmbda] = score(lmbda, stage)
-        return seen[lmbda]
+    def run(candidates: list[tuple[float, str]]) -> None:
+        new: dict[float, str] = {}
+        for lmbda, stage in candidates:
+            if lmbda not in seen:
+                new.setdefault(lmbda, stage)
+        if new:
+            seen.update(zip(new, score(list(new.items())), strict=True))
 
-    best = start
-    best_score = s(start, "decade")
+    best, best_score = start, None
     for direction in (1, -1):
-        moved = False
-        for k in range(1, max_decades + 1):
+        moved, k, walking = False, 1, True
+        while walking and k <= max_decades:
             # start * factor**k rather than repeated products: no rounding drift.
-            cand = start * factor ** (direction * k)
-            cand_score = s(cand, "decade")
-            if cand_score > best_score:
-                best, best_score, moved = cand, cand_score, True
-            else:
-                break
+            ahead = [
+                start * factor ** (direction * j)
+                for j in range(k, min(k + lookahead, max_decades + 1))
+            ]
+            first = [(start, "decade")] if best_score is None else []
+            run(first + [(cand, "decade") for cand in ahead])
+            if best_score is None:
+                best_score = seen[start]
+            for cand in ahead:
+                if seen[cand] > best_score:
+                    best, best_score, moved = cand, seen[cand], True
+                else:
+                    walking = False
+                    break
+            k += lookahead
         if moved:
             break  # the first direction improved: no need to try the other
     half = math.sqrt(factor)
     for _ in range(refine_steps):
-        for cand in (best * half, best / half):
-            cand_score = s(cand, "refine")
-            if cand_score > best_score:
-                best, best_score = cand, cand_score
+        candidates = (best * half, best / half)  # both from the best before this step
+        run([(cand, "refine") for cand in candidates])
+        for cand in candidates:
+            if seen[cand] > best_score:
+                best, best_score = cand, seen[cand]
         half = math.sqrt(half)
     return best
 
@@ -546,6 +755,8 @@ def tune_lambda(
     seed: int | None = _DEFAULTS["tune lambda"]["seed"],
     train_options: dict | None = None,
     on_trial: Callable[[TuningTrial], None] | None = None,
+    lookahead: int = LOOKAHEAD,
+    n_jobs: int | None = None,
 ) -> LambdaResult:
     """Choose the L2 regularization parameter lambda on validation accuracy.
 
@@ -569,14 +780,22 @@ def tune_lambda(
     start, factor : first lambda and the step between decades.
     refine_steps : halvings of the log-step around the best decade.
     max_decades : cap on the moves in one direction.
-    mini_batch_size, seed, train_options, on_trial : as for
+    mini_batch_size, seed, train_options, on_trial, n_jobs : as for
         :func:`find_learning_rate_threshold` (``train_options`` must not set l2).
+    lookahead : decades of the walk trained per round: the first round
+        trains lambda = 0, ``start`` and the ``lookahead`` decades above it
+        at once, each later one the next ``lookahead`` decades in the walk's
+        direction. The walk and its refinement are the same as one decade at
+        a time (``lookahead=1``); a larger one trains more trials, in fewer
+        rounds (and since ``best`` is chosen among all trials, an extra one
+        that scores higher is the best). Both candidates of a refinement step
+        always train at once.
 
     Returns
     -------
     LambdaResult
         ``best`` is the lambda with the highest validation accuracy among all
-        trials, lambda = 0 included.
+        trials, lambda = 0 included (the first of equals in ``trials``' order).
     """
     learning_rate = check_range("learning_rate", learning_rate, low=0.0, low_inclusive=False)
     epochs = check_range("epochs", epochs, low=1, integer=True)
@@ -584,42 +803,47 @@ def tune_lambda(
     factor = check_range("factor", factor, low=1.0, low_inclusive=False)
     refine_steps = check_range("refine_steps", refine_steps, low=0, integer=True)
     max_decades = check_range("max_decades", max_decades, low=1, integer=True)
+    lookahead = check_range("lookahead", lookahead, low=1, integer=True)
     validation = _check_pair(validation_data, "validation_data")
     options = _train_options(train_options)
     if "l2" in options:
         raise ValueError("train_options must not set l2: it is the parameter being tuned")
     options.update(mini_batch_size=mini_batch_size, learning_rate=learning_rate)
-    make_net = _network_factory(network, seed)
-    trials: list[TuningTrial] = []
-
-    def score(lmbda: float, stage: str) -> float:
-        trial = _run_trial(
-            make_net,
-            X,
-            y,
-            validation,
-            value=lmbda,
-            stage=stage,
-            epochs=epochs,
-            seed=seed,
-            options={**options, "l2": lmbda},
-            monitor_cost=False,
-        )
-        trials.append(trial)
-        if on_trial is not None:
-            on_trial(trial)
-        return trial.score
-
-    baseline = score(0.0, "baseline")
-    _lambda_search(
-        score, start=start, factor=factor, refine_steps=refine_steps, max_decades=max_decades
+    runner = _TrialRunner(
+        _initial_network(network, seed),
+        X,
+        y,
+        validation,
+        epochs=epochs,
+        seed=seed,
+        monitor_cost=False,
+        n_jobs=n_jobs,
+        on_trial=on_trial,
     )
+    # lambda = 0 does not depend on the walk: it trains with the walk's first round.
+    with_first_round = [(0.0, "baseline")]
+
+    def score(candidates: list[tuple[float, str]]) -> list[float]:
+        asked = [*with_first_round, *candidates]
+        with_first_round.clear()
+        trials = runner.run([_Candidate(lm, st, {**options, "l2": lm}) for lm, st in asked])
+        return [t.score for t in trials[len(asked) - len(candidates) :]]
+
+    _lambda_search(
+        score,
+        start=start,
+        factor=factor,
+        refine_steps=refine_steps,
+        max_decades=max_decades,
+        lookahead=lookahead,
+    )
+    trials = runner.trials
     best_trial = max(trials, key=lambda t: t.score)  # first of equals: the earlier trial
     return LambdaResult(
         trials=trials,
         best=best_trial.value,
         best_accuracy=best_trial.score,
-        baseline_accuracy=baseline,
+        baseline_accuracy=trials[0].score,
         learning_rate=learning_rate,
         epochs=epochs,
     )
@@ -640,6 +864,7 @@ def tune_batch_size(
     seed: int | None = _DEFAULTS["tune batch-size"]["seed"],
     train_options: dict | None = None,
     on_trial: Callable[[TuningTrial], None] | None = None,
+    n_jobs: int | None = None,
 ) -> BatchSizeResult:
     """Compare mini-batch sizes by validation accuracy per second of training.
 
@@ -664,6 +889,10 @@ def tune_batch_size(
     target : validation accuracy to reach; default ``target_fraction`` times
         the best final accuracy of all sizes.
     seed, train_options, on_trial : as for :func:`tune_lambda`.
+    n_jobs : sizes trained at once, each in its own process with one BLAS
+        thread (default: the number of cores); the accuracies do not depend
+        on it. Each size's seconds are its own process's training time, so
+        keep ``n_jobs`` at most the number of cores for a fair comparison.
 
     Returns
     -------
@@ -695,24 +924,23 @@ def tune_batch_size(
     options = _train_options(train_options)
     if "mini_batch_size" in options:
         raise ValueError("train_options must not set mini_batch_size: it is being tuned")
-    make_net = _network_factory(network, seed)
-    trials = []
-    for b in sizes:
-        trial = _run_trial(
-            make_net,
-            X,
-            y,
-            validation,
-            value=b,
-            stage="size",
-            epochs=epochs,
-            seed=seed,
-            options={**options, "mini_batch_size": b, "learning_rate": etas[b]},
-            monitor_cost=False,
-        )
-        trials.append(trial)
-        if on_trial is not None:
-            on_trial(trial)
+    runner = _TrialRunner(
+        _initial_network(network, seed),
+        X,
+        y,
+        validation,
+        epochs=epochs,
+        seed=seed,
+        monitor_cost=False,
+        n_jobs=n_jobs,
+        on_trial=on_trial,
+    )
+    trials = runner.run(
+        [
+            _Candidate(b, "size", {**options, "mini_batch_size": b, "learning_rate": etas[b]})
+            for b in sizes
+        ]
+    )
     if target is None:
         finals = [t.score for t in trials if math.isfinite(t.score)]
         target = target_fraction * max(finals) if finals else 1.0

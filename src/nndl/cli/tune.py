@@ -61,6 +61,35 @@ def _write_outputs(result, out, plot, name):
             click.echo(f"no figure: {exc}", err=True)
 
 
+#: nndl.tuning.LOOKAHEAD, written out so that --help does not import the library.
+_LOOKAHEAD = 2
+
+_SAME_NUMBERS = "it never changes the numbers: the same trials and the same result for any --jobs"
+
+
+def _jobs_option(what: str, numbers: str = _SAME_NUMBERS):
+    """``--jobs N``: trials trained at once (:func:`nndl.jobs.run_jobs`)."""
+    return click.option(
+        "--jobs",
+        type=click.IntRange(1),
+        default=None,
+        help=f"{what} trained at once, each in its own process with one BLAS thread "
+        f"(default: the number of cores); {numbers}.",
+    )
+
+
+def _lookahead_option(steps: str, same: str):
+    """``--lookahead K``: steps of a sequential search decided per round of trials."""
+    return click.option(
+        "--lookahead",
+        type=click.IntRange(1),
+        default=_LOOKAHEAD,
+        show_default=True,
+        help=f"{steps} trained per round, at once: 1 trains one trial at a time (the fewest "
+        f"trials); more trains some ahead of the step that needs them, in fewer rounds. {same}",
+    )
+
+
 def _format_costs(values, digits=3) -> str:
     return " -> ".join("inf" if not math.isfinite(v) else f"{v:.{digits}f}" for v in values)
 
@@ -111,6 +140,11 @@ def tune():
     default=None,
     help="Figure of the cost curves (PNG/PDF/SVG).",
 )
+@_lookahead_option(
+    "Steps of the search (etas of the bracket, bisections)",
+    "The threshold found is the same for any --lookahead.",
+)
+@_jobs_option("Trials")
 @report_errors
 def tune_eta(
     seed,
@@ -123,6 +157,8 @@ def tune_eta(
     l2,
     out,
     plot,
+    lookahead,
+    jobs,
     **shared,
 ):
     """Find the learning-rate threshold: the eta where the training cost stops falling.
@@ -156,6 +192,8 @@ def tune_eta(
         seed=seed,
         train_options={"l2": l2_used},
         on_trial=show,
+        lookahead=lookahead,
+        n_jobs=jobs,
     )
     click.echo(result.summary())
     _write_outputs(result, out, plot, "eta")
@@ -177,6 +215,11 @@ def tune_eta(
 @setting_option("mini_batch_size", "tune lambda", with_default=True)
 @click.option("--out", type=click.Path(file_okay=False), default=None)
 @click.option("--plot", type=click.Path(dir_okay=False), default=None)
+@_lookahead_option(
+    "Decades of the walk",
+    "The walk and its refinement are the same for any --lookahead.",
+)
+@_jobs_option("Trials")
 @report_errors
 def tune_lambda_cmd(
     seed,
@@ -188,6 +231,8 @@ def tune_lambda_cmd(
     mini_batch_size,
     out,
     plot,
+    lookahead,
+    jobs,
     **shared,
 ):
     """Choose lambda on validation accuracy: 0 first, then START and factors of FACTOR.
@@ -216,6 +261,8 @@ def tune_lambda_cmd(
         mini_batch_size=mini_batch_size,
         seed=seed,
         on_trial=show,
+        lookahead=lookahead,
+        n_jobs=jobs,
     )
     click.echo(result.summary())
     n = len(train[1])
@@ -255,6 +302,11 @@ def tune_lambda_cmd(
 )
 @click.option("--out", type=click.Path(file_okay=False), default=None)
 @click.option("--plot", type=click.Path(dir_okay=False), default=None)
+@_jobs_option(
+    "Mini-batch sizes",
+    "it never changes the accuracies, and each size's seconds are its own process's "
+    "(keep it at most the number of cores)",
+)
 @report_errors
 def tune_batch_size_cmd(
     seed,
@@ -266,6 +318,7 @@ def tune_batch_size_cmd(
     target,
     out,
     plot,
+    jobs,
     **shared,
 ):
     """Validation accuracy against wall time for several mini-batch sizes.
@@ -304,6 +357,7 @@ def tune_batch_size_cmd(
         seed=seed,
         train_options={"l2": l2},
         on_trial=show,
+        n_jobs=jobs,
     )
     for b, t in result.time_to_target.items():
         reach = f"after {t:.2f} s" if math.isfinite(t) else "never"
