@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..callbacks import LambdaCallback
+from ..callbacks import Callback
 from .experiment_run import ExperimentRun
 
 TITLE = "Dropout with and without L2"
@@ -41,6 +41,27 @@ RUNS = {
     "30 hidden: none": (30, 0.0, 0.0),
     "30 hidden: dropout 0.5": (30, P, 0.0),
 }
+
+
+#: The log key under which :class:`AccuracyEvery` adds its test accuracy.
+PROBE = "test_accuracy"
+
+
+class AccuracyEvery(Callback):
+    """Adds the accuracy on (X, y) to the logs of every ``every``-th epoch (1 = every epoch).
+
+    It runs in the training's job, so it hands its figures back through the
+    history, the only thing besides the network that comes back; :func:`run`
+    then moves them to the run's ``test_accuracy_every`` series.
+    """
+
+    def __init__(self, every: int, X, y):
+        self.every, self.X, self.y = every, X, y
+
+    def extra_logs(self, trainer, epoch: int) -> dict:
+        if (epoch + 1) % self.every == 0:
+            return {PROBE: trainer.network.accuracy(self.X, self.y)}
+        return {}
 
 
 def training_plan(experiment: ExperimentRun) -> list[tuple[str, int, int]]:
@@ -65,30 +86,37 @@ def run(experiment: ExperimentRun) -> None:
         initializer="large",
         evaluation=f"test data, every {every} epochs",
     )
-    for seed in experiment.seeds:
-        for label, (hidden, p, lmbda) in RUNS.items():
-            curve: list[float] = []
-
-            def probe(trainer, epoch, logs, curve=curve):
-                if (epoch + 1) % every == 0:
-                    curve.append(trainer.network.accuracy(test.X, test.y))
-
-            r = experiment.train(
-                label,
-                [n_in, hidden, 10],
-                train.X,
-                train.y,
-                seed=seed,
-                callbacks=[LambdaCallback(on_epoch_end=probe)],
-                network={"dropout": p, "initializer": "large"},
-                epochs=epochs,
-                mini_batch_size=10,
-                learning_rate=ETA,
-                l2=lmbda,
-            )
-            experiment.attach(label, "test_accuracy_every", curve)
-            experiment.metric(label, r.net.accuracy(test.X, test.y), unit="%", label=label)
-            experiment.metric(f"{label} train", r.net.accuracy(train.X, train.y), unit="%")
+    # Every (seed, configuration) is an independent training: they run at once.
+    plan = [(seed, label, *config) for seed in experiment.seeds for label, config in RUNS.items()]
+    first = {label: len(experiment.runs.get(label, ())) for label in RUNS}
+    runs = experiment.train_many(
+        {
+            "label": label,
+            "sizes": [n_in, hidden, 10],
+            "X": train.X,
+            "y": train.y,
+            "seed": seed,
+            "callbacks": [AccuracyEvery(every, test.X, test.y)],
+            "network": {"dropout": p, "initializer": "large"},
+            "epochs": epochs,
+            "mini_batch_size": 10,
+            "learning_rate": ETA,
+            "l2": lmbda,
+        }
+        for seed, label, hidden, p, lmbda in plan
+    )
+    # The probe's figures become each run's own series, one value per `every`
+    # epochs (what the figure plots), where it had one entry per epoch.
+    for label in RUNS:
+        for record in experiment.runs[label][first[label] :]:
+            history = record["history"]
+            probed = history.pop(PROBE, [None] * len(history["epoch"]))
+            history["test_accuracy_every"] = [
+                float(v) for n, v in zip(history["epoch"], probed, strict=True) if n % every == 0
+            ]
+    for (_, label, *_), r in zip(plan, runs, strict=True):
+        experiment.metric(label, r.net.accuracy(test.X, test.y), unit="%", label=label)
+        experiment.metric(f"{label} train", r.net.accuracy(train.X, train.y), unit="%")
 
     for label in RUNS:
         experiment.check(
