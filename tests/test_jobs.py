@@ -321,3 +321,26 @@ def test_experiment_keeps_the_trainings_that_finished_before_ctrl_c(tmp_path, mo
     with pytest.raises(KeyboardInterrupt):
         _train_many(tmp_path, 2)
     assert recorded == [("eta 0.1", 0), ("eta 0.1", 1)]
+
+
+def test_experiment_data_is_converted_once_and_shared_by_every_job(tmp_path, monkeypatch):
+    """The float32 images become the network's float64 once, in the caller: every job
+    gets that one array (one memory-mapped file), none converts its own copy."""
+    import nndl.jobs
+
+    given = []
+    real = nndl.jobs.run_jobs
+
+    def spy(jobs, *args, **kwargs):
+        jobs = list(jobs)
+        given.extend(jobs)
+        return real(jobs, *args, **kwargs)
+
+    monkeypatch.setattr(nndl.jobs, "run_jobs", spy)
+    run, _ = _train_many(tmp_path, 1)
+    assert run.data().train.X.dtype == np.float32
+    inputs = [job[1][1] for job in given]
+    evaluations = [job[2]["evaluation"][0] for job in given]
+    assert len(given) == 4
+    assert all(X is inputs[0] and X.dtype == np.float64 for X in inputs)
+    assert all(X is evaluations[0] and X.dtype == np.float64 for X in evaluations)

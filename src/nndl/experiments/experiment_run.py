@@ -482,10 +482,27 @@ class ExperimentRun:
         from ..jobs import JobsInterrupted, run_jobs
 
         work, labels = [], []
+        converted: dict = {}  # (id, dtype) -> (the array given, the same in the network's dtype)
+
+        def in_dtype(array, dtype):
+            # Converted once here, not in every job, and passed as one array object
+            # to all of them: joblib then maps one file into every worker.
+            a = np.asarray(array)
+            if not np.issubdtype(a.dtype, np.floating) or a.dtype == np.dtype(dtype):
+                return array
+            key = (id(array), np.dtype(dtype).str)
+            if key not in converted:
+                converted[key] = (array, a.astype(dtype))
+            return converted[key][1]
+
         for spec in trainings:
             t = dict(spec)
             label, sizes, X, y, seed = (t.pop(k) for k in ("label", "sizes", "X", "y", "seed"))
+            net_kwargs = {"dtype": self.dtype, **(t.pop("network", None) or {})}
+            X = in_dtype(X, net_kwargs["dtype"])
             evaluation = t.pop("evaluation", None)
+            if evaluation is not None:
+                evaluation = (in_dtype(evaluation[0], net_kwargs["dtype"]), *evaluation[1:])
             callbacks = list(t.pop("callbacks", ()))
             if self.settings.tensorboard is not None:
                 callbacks.append(self._tensorboard_callback(label, seed))
@@ -494,7 +511,7 @@ class ExperimentRun:
                 "evaluation": evaluation,
                 "monitor": t.pop("monitor", ()),
                 "callbacks": callbacks,
-                "net_kwargs": {"dtype": self.dtype, **(t.pop("network", None) or {})},
+                "net_kwargs": net_kwargs,
                 "init_params": t.pop("init_params", None),
                 "catch_divergence": t.pop("catch_divergence", False),
                 "report_progress": self.settings.progress is not None,
