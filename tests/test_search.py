@@ -584,6 +584,73 @@ def test_search_command(tmp_path):
     assert "Traceback" not in res.output
 
 
+def test_search_command_takes_jobs_with_workers_and_n_jobs_as_other_names(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from click.testing import CliRunner
+
+    import nndl.search
+    from nndl.cli.search import search
+
+    asked = {}
+
+    def fake_search(*args, **kwargs):
+        asked.update(kwargs)
+        return SimpleNamespace(summary=lambda: "done", files={}, best_value=0.5)
+
+    monkeypatch.setattr(nndl.search, "run_search", fake_search)
+    space = tmp_path / "space.toml"
+    space.write_text("[params]\nlearning_rate = [0.5]\nepochs = 1\n")
+    cases = [(["--jobs", "3"], 3), (["--workers", "2"], 2), (["--n-jobs", "4"], 4), ([], 1)]
+    for args, workers in cases:
+        res = CliRunner().invoke(search, ["--config", str(space), "--dataset", "digits", *args])
+        assert res.exit_code == 0, res.output
+        assert asked["workers"] == workers  # 1 by default: only one worker repeats a seed
+        assert f"on {workers} worker(s)" in res.output
+    res = CliRunner().invoke(search, ["--config", str(space), "--jobs", "0"])
+    assert res.exit_code == 2 and "Invalid value for '--jobs'" in res.output
+    assert "only one worker repeats a seeded search" in " ".join(
+        CliRunner().invoke(search, ["--help"]).output.split()
+    )
+
+
+def _blas_threads_of_this_worker(study, trial):
+    """A study callback, in a worker process: write its BLAS libraries' thread counts."""
+    import os
+    from pathlib import Path
+
+    from threadpoolctl import threadpool_info
+
+    folder = Path(os.environ["NNDL_TEST_BLAS_THREADS"])
+    counts = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    (folder / f"{os.getpid()}.json").write_text(json.dumps(counts))
+
+
+def test_each_worker_process_has_one_blas_thread(digits, tmp_path, monkeypatch):
+    pytest.importorskip("threadpoolctl")
+    train, val, _ = digits
+    # Even where the environment asks for more, as the job layer's workers.
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    monkeypatch.setenv("NNDL_TEST_BLAS_THREADS", str(tmp_path))
+    space = {"params": {"learning_rate": [0.5], "epochs": 1, "hidden_sizes": [[8]]}}
+    run_search(
+        space,
+        train,
+        val,
+        storage=tmp_path / "study.journal",
+        workers=2,
+        n_trials=2,
+        sampler="random",
+        report=False,
+        verbose=False,
+        study_callbacks=[_blas_threads_of_this_worker],
+    )
+    counts = [json.loads(f.read_text()) for f in tmp_path.glob("*.json")]
+    assert len(counts) == 2 and all(counts)  # two workers, each with its BLAS library
+    assert all(n == 1 for worker in counts for n in worker)
+
+
 def test_early_stopping_option(digits, tmp_path):
     import warnings
 

@@ -69,13 +69,18 @@ def _print_trial(study, trial) -> None:
     show_default=True,
 )
 @click.option(
+    "--jobs",
     "--workers",
     "--n-jobs",
     "workers",
-    type=int,
+    type=click.IntRange(1),
     default=1,
     show_default=True,
-    help="Worker processes on this machine.",
+    help="Worker processes on this machine (--workers and --n-jobs are other names for it); "
+    "with more than one, each is its own process with one BLAS thread, and a shared --storage "
+    "is needed (default: OUT/study.journal). Unlike the other commands' --jobs, it is 1 by "
+    "default and it changes the trials: each worker's sampler draws from the trials finished "
+    "so far, so only one worker repeats a seeded search.",
 )
 @click.option(
     "--timeout", type=float, default=None, help="Stop starting trials after this many seconds."

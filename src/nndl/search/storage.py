@@ -332,29 +332,3 @@ def run_worker(
                 gc_after_trial=False,
             )
         return study
-
-
-def _worker_main(kwargs: dict) -> None:
-    """Entry point of a spawned worker process."""
-    run_worker(**kwargs)
-
-
-@contextlib.contextmanager
-def _thread_limits(n_threads: int):
-    """Set BLAS/OpenMP thread counts for child processes (unless the user set them).
-
-    Each worker is its own process; without a limit every one would start a
-    BLAS thread per core and the workers would fight over the cores.
-    """
-    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    saved = {k: os.environ.get(k) for k in names}
-    try:
-        for k in names:
-            os.environ.setdefault(k, str(n_threads))
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v

@@ -12,6 +12,14 @@ Optuna's heartbeat retry writes them). The other workers run on; a new
 worker takes over the dead one's remaining trials, so that the search still
 runs the trials it was asked for. A worker that died before it ran a trial
 is not replaced (it would die again).
+
+Why not :func:`nndl.jobs.run_jobs`, which runs the other independent
+trainings: joblib's loky executor treats a killed worker as a broken pool.
+It stops the other workers, their jobs included, and every job not yet
+returned fails with ``TerminatedWorkerError``; a search must lose only the
+killed worker's trial. So the search supervises its own processes, and takes
+the rest from the job layer: ``--jobs`` names the number of workers, and each
+worker holds BLAS to one thread with threadpoolctl, as each job does.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from .storage import _thread_limits, _worker_main
+from .storage import run_worker
 
 
 @dataclass
@@ -140,18 +148,57 @@ def _trials_ended_by(study, pid: int) -> int:
     )
 
 
+#: What BLAS and OpenMP libraries read, when they load, for their number of threads.
+_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+
+
+def _worker_main(kwargs: dict) -> None:
+    """Entry point of a spawned worker process: :func:`~nndl.search.run_worker`
+    with one BLAS thread, as :mod:`nndl.jobs` runs each job.
+
+    threadpoolctl limits the libraries loaded so far; the variables set here
+    limit those loaded later, such as SciPy's BLAS, which the compiled
+    training loop calls and which a worker may load only in its first trial.
+    """
+    from threadpoolctl import threadpool_limits
+
+    for name in _THREAD_VARIABLES:
+        os.environ[name] = "1"
+    with threadpool_limits(limits=1):
+        run_worker(**kwargs)
+
+
+def _check_threadpoolctl() -> None:
+    """Refuse, before any worker starts, a machine where the workers could not limit BLAS."""
+    try:
+        import threadpoolctl  # noqa: F401
+    except ImportError:
+        raise ImportError(
+            "several search workers need threadpoolctl, to give each one BLAS thread: "
+            'pip install threadpoolctl (or nndl\'s extra: pip install "nndl[search]")'
+        ) from None
+
+
 def run_worker_processes(
     study, worker_kwargs: list[dict], *, timeout: float | None = None, max_retry: int | None = 3
 ) -> list[WorkerDeath]:
     """Run one spawned process per entry of ``worker_kwargs`` (arguments of
     :func:`~nndl.search.run_worker`) until all have ended; return the workers that died.
 
-    A dead worker's running trials are failed and queued again at once
-    (``max_retry`` times at most), and a new worker process takes over its
-    remaining trials: those it had not run, the queued one included (a
-    killed trial that is not queued again counts as run). ``timeout``
+    Each worker holds BLAS to one thread (threadpoolctl), as the job layer's
+    workers do. A dead worker's running trials are failed and queued again
+    at once (``max_retry`` times at most), and a new worker process takes
+    over its remaining trials: those it had not run, the queued one included
+    (a killed trial that is not queued again counts as run). ``timeout``
     (seconds from the start) also bounds the new workers.
     """
+    _check_threadpoolctl()
     spawn = multiprocessing.get_context("spawn")
     started = time.monotonic()
     running: dict[int, tuple[multiprocessing.process.BaseProcess, dict]] = {}
@@ -167,32 +214,31 @@ def run_worker_processes(
         running[p.sentinel] = (p, kwargs)
         return name
 
-    with _thread_limits(max(1, (os.cpu_count() or 1) // len(worker_kwargs))):
-        for kwargs in worker_kwargs:
-            start(kwargs)
-        while running:
-            for sentinel in multiprocessing.connection.wait(list(running)):
-                p, kwargs = running.pop(sentinel)
-                p.join()
-                if p.exitcode == 0:
-                    continue
-                failed, retried = fail_trials_of_dead_worker(study, p.pid, max_retry)
-                death = WorkerDeath(p.name, p.pid, p.exitcode, failed, retried)
-                deaths.append(death)
-                ran = _trials_ended_by(study, p.pid) - len(retried)
-                if not ran and not failed:
-                    continue  # died before its first trial: a new worker would too
-                left_trials = None if kwargs["n_trials"] is None else kwargs["n_trials"] - ran
-                left_time = None if timeout is None else timeout - (time.monotonic() - started)
-                if left_trials == 0 or (left_time is not None and left_time <= 0):
-                    continue
-                seed = kwargs.get("seed")
-                death.replaced_by = start(
-                    dict(
-                        kwargs,
-                        n_trials=left_trials,
-                        timeout=left_time,
-                        seed=None if seed is None else seed + len(worker_kwargs),
-                    )
+    for kwargs in worker_kwargs:
+        start(kwargs)
+    while running:
+        for sentinel in multiprocessing.connection.wait(list(running)):
+            p, kwargs = running.pop(sentinel)
+            p.join()
+            if p.exitcode == 0:
+                continue
+            failed, retried = fail_trials_of_dead_worker(study, p.pid, max_retry)
+            death = WorkerDeath(p.name, p.pid, p.exitcode, failed, retried)
+            deaths.append(death)
+            ran = _trials_ended_by(study, p.pid) - len(retried)
+            if not ran and not failed:
+                continue  # died before its first trial: a new worker would too
+            left_trials = None if kwargs["n_trials"] is None else kwargs["n_trials"] - ran
+            left_time = None if timeout is None else timeout - (time.monotonic() - started)
+            if left_trials == 0 or (left_time is not None and left_time <= 0):
+                continue
+            seed = kwargs.get("seed")
+            death.replaced_by = start(
+                dict(
+                    kwargs,
+                    n_trials=left_trials,
+                    timeout=left_time,
+                    seed=None if seed is None else seed + len(worker_kwargs),
                 )
+            )
     return deaths
