@@ -604,7 +604,8 @@ def find_learning_rate_threshold(
     epochs : the "first few epochs" each trial trains.
     refine_steps : bisections of the final bracket.
     fraction : recommended eta = fraction * threshold.
-    max_trials : cap on the bracketing trials (refinement comes on top).
+    max_trials : cap on the etas of the bracket's walk (the refinement, and
+        the etas trained ahead of it by ``lookahead``, come on top).
     mini_batch_size, seed : as for training; every trial uses the same seed.
     train_options : other :class:`~nndl.training.TrainConfig` fields (l2,
         optimizer, momentum, ...).
