@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
 import pytest
 
-from nndl.jobs import JobResult, JobsInterrupted, dask_scheduler_address, run_jobs
+from nndl.jobs import (
+    BLAS_THREAD_VARIABLES,
+    JobResult,
+    JobsInterrupted,
+    dask_scheduler_address,
+    run_jobs,
+)
 
 pytest.importorskip("joblib")
 pytest.importorskip("threadpoolctl")
@@ -110,6 +119,29 @@ def test_each_job_runs_with_one_blas_thread():
     for r in results:
         assert r.ok, r.error
         assert all(n == 1 for n in r.value)
+
+
+def test_scipy_blas_loaded_first_in_the_job_has_one_thread_too(tmp_path):
+    """The compiled loop's SciPy BLAS is often loaded inside the job, after the limit
+    would be set: a fresh process, one job in it, importing SciPy only in the job."""
+    pytest.importorskip("scipy")
+    script = (
+        "import json, sys\n"
+        "from nndl.jobs import run_jobs\n"
+        "def scipy_blas_threads():\n"
+        "    import scipy.linalg.blas\n"
+        "    from threadpoolctl import threadpool_info\n"
+        "    return [p['num_threads'] for p in threadpool_info() if 'scipy' in p['filepath']]\n"
+        "assert 'scipy' not in sys.modules\n"
+        "print(json.dumps(run_jobs([scipy_blas_threads], n_jobs=1)[0].value))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in BLAS_THREAD_VARIABLES}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    threads = json.loads(done.stdout.strip().splitlines()[-1])
+    assert threads and all(n == 1 for n in threads)
 
 
 def test_a_failing_or_diverging_job_is_reported_alone():

@@ -143,10 +143,22 @@ def report(*event) -> None:
         pass
 
 
+def _load_blas_libraries() -> None:
+    """Load the BLAS libraries a training may call: NumPy's, and SciPy's (the compiled
+    loop's matrix products), so that a job's limit of one thread reaches them too."""
+    import numpy  # noqa: F401
+
+    try:
+        import scipy.linalg.blas  # noqa: F401
+    except ImportError:  # without SciPy the compiled loop is not used
+        pass
+
+
 def _run_job(index: int, function: Callable, args: tuple, kwargs: dict, events=None) -> JobResult:
     """Run one job in its worker, with one BLAS thread; an exception becomes its result."""
     from threadpoolctl import threadpool_limits
 
+    _load_blas_libraries()  # threadpoolctl limits only the libraries already loaded
     start = time.perf_counter()
     _job_state.channel = None if events is None else (events, index)
     try:
