@@ -333,6 +333,44 @@ def test_power_law_fit_recovers_known_curve():
 
 
 # --------------------------------------------------------- background jobs
+def test_one_job_runs_the_svm_in_the_experiment_itself(tmp_path, monkeypatch):
+    """--jobs 1 is one process: no background process starts, the SVM fits run inline."""
+    pytest.importorskip("sklearn")
+    import nndl.experiments.background as background
+
+    def refused(*args, **kwargs):
+        raise AssertionError("a background process started with --jobs 1")
+
+    monkeypatch.setattr(background, "BackgroundJob", refused)
+    settings = ExperimentSettings(quick=True, data="digits", out=tmp_path, verbose=False, jobs=1)
+    run = run_all(settings, ["more_data"])
+    assert not run["errors"], run["errors"]
+    metrics = run["results"]["more_data"]["metrics"]
+    assert any(key.startswith("svm ") for key in metrics)
+
+
+def test_a_background_process_counts_as_one_of_the_jobs(tmp_path, monkeypatch):
+    """While the SVM's process works, the trainings get one process less."""
+    import nndl.experiments.experiment_run as experiment_run
+    import nndl.jobs
+
+    asked = []
+    run_jobs = nndl.jobs.run_jobs
+
+    def spy(jobs, *args, n_jobs=None, **kwargs):
+        asked.append(n_jobs)
+        return run_jobs(jobs, *args, n_jobs=n_jobs, **kwargs)
+
+    monkeypatch.setattr(nndl.jobs, "run_jobs", spy)
+    for running, jobs in ((0, 3), (1, 3), (1, 1)):
+        monkeypatch.setattr(experiment_run, "background_running", lambda running=running: running)
+        settings = ExperimentSettings(
+            quick=True, data="digits", out=tmp_path / f"{running}-{jobs}", verbose=False, jobs=jobs
+        )
+        run_experiment("learning_rate", settings)
+    assert asked == [3, 2, 1]
+
+
 def test_background_job_runs_with_one_blas_thread(monkeypatch):
     """It runs beside the trainings' jobs, each of which has one BLAS thread."""
     import os

@@ -95,9 +95,10 @@ def list_experiments():
     "--jobs",
     type=click.IntRange(1),
     default=None,
-    help="Trainings run at once, each in its own process with one BLAS thread, where an "
-    "experiment's configurations are independent (default: the number of cores); the "
-    "numbers do not depend on it.",
+    help="Processes at work at once (default: the number of cores): an experiment's "
+    "independent trainings, each in its own process with one BLAS thread, and the SVM "
+    "baseline's process counted among them (with 1, everything runs one after another in "
+    "one process). The numbers do not depend on it.",
 )
 @report_errors
 def run(

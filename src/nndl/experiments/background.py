@@ -1,10 +1,12 @@
 """Slow independent work in a second process: the SVM baseline of ``more_data``.
 
 ``run all`` starts the SVM fits first (:func:`start_background`), so that they
-use the machine's second core while the other experiments train; the
-experiment that needs them takes the job (:func:`take_background`) and waits
-for its result. Jobs nobody took are stopped at the end
-(:func:`cancel_background`).
+use a core of their own while the other experiments train; the experiment
+that needs them takes the job (:func:`take_background`) and waits for its
+result. Jobs nobody took are stopped at the end (:func:`cancel_background`).
+A background process counts as one of the run's ``--jobs``: while one is at
+work the trainings get one process less (:func:`background_running`), and
+with ``--jobs 1`` the SVM fits run in the experiment itself instead.
 
 A job is a module-level function of ours, called with JSON-able keyword
 arguments, returning something JSON-able. The second process is a plain
@@ -28,7 +30,13 @@ from collections.abc import Callable
 
 from ..jobs import BLAS_THREAD_VARIABLES
 
-__all__ = ["BackgroundJob", "cancel_background", "start_background", "take_background"]
+__all__ = [
+    "BackgroundJob",
+    "background_running",
+    "cancel_background",
+    "start_background",
+    "take_background",
+]
 
 #: The module the second process runs (``python -m``). Nothing imports it, so
 #: that ``python -m`` runs it fresh rather than as a second copy.
@@ -82,6 +90,10 @@ class BackgroundJob:
             )
         return json.loads(out.strip().splitlines()[-1])
 
+    def running(self) -> bool:
+        """Whether its process is still at work."""
+        return self.proc.poll() is None
+
     def cancel(self) -> None:
         """Stop the process if it still runs (it is ours: killed by its own id)."""
         if self.proc.poll() is None:
@@ -90,6 +102,16 @@ class BackgroundJob:
 
 
 _JOBS_BY_KEY: dict[str, BackgroundJob] = {}
+
+
+#: The jobs taken by an experiment that still waits for them (they keep a core busy).
+_TAKEN: list[BackgroundJob] = []
+
+
+def background_running() -> int:
+    """How many background processes are at work now (started, taken or not)."""
+    _TAKEN[:] = [job for job in _TAKEN if job.running()]
+    return sum(job.running() for job in _JOBS_BY_KEY.values()) + len(_TAKEN)
 
 
 def start_background(key: str, function: Callable, kwargs: dict) -> BackgroundJob:
@@ -101,7 +123,10 @@ def start_background(key: str, function: Callable, kwargs: dict) -> BackgroundJo
 
 def take_background(key: str) -> BackgroundJob | None:
     """The job started under ``key``, removed from the pool, or None."""
-    return _JOBS_BY_KEY.pop(key, None)
+    job = _JOBS_BY_KEY.pop(key, None)
+    if job is not None:
+        _TAKEN.append(job)
+    return job
 
 
 def cancel_background() -> None:
@@ -109,3 +134,4 @@ def cancel_background() -> None:
     while _JOBS_BY_KEY:
         _, job = _JOBS_BY_KEY.popitem()
         job.cancel()
+    _TAKEN.clear()

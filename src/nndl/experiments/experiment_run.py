@@ -48,6 +48,7 @@ from ..callbacks import JobProgress, LambdaCallback, TensorBoard
 from ..data import DataSplits
 from ..network import Network
 from ..training import DivergenceError, Trainer
+from .background import background_running
 from .data_source import DATA_SOURCES, load_splits, resolve_data_source
 from .progress import RunProgress
 from .statistics import summarize, welch_test
@@ -120,8 +121,10 @@ class ExperimentSettings:
         (:class:`~nndl.experiments.progress.RunProgress`; ``nndl experiment
         run`` gives one that draws on stderr).
     jobs : int, optional
-        How many trainings of :meth:`ExperimentRun.train_many` run at once,
-        in separate processes (default: the number of cores); the numbers do
+        How many processes work at once (default: the number of cores): the
+        trainings of :meth:`ExperimentRun.train_many`, each in its own, and
+        a background process (the SVM fits) counted among them; with 1,
+        everything runs one after another in this process. The numbers do
         not depend on it.
     """
 
@@ -137,6 +140,13 @@ class ExperimentSettings:
     stream: TextIO | None = None
     progress: RunProgress | None = None
     jobs: int | None = None
+
+    @property
+    def n_jobs(self) -> int:
+        """``jobs``, or the number of cores when it is not set."""
+        from ..jobs import default_n_jobs
+
+        return default_n_jobs() if self.jobs is None else self.jobs
 
     def validate(self) -> ExperimentSettings:
         if self.jobs is not None:
@@ -549,8 +559,10 @@ class ExperimentRun:
                 progress.epoch_done(epochs, key=key)
             progress.end(key=key)
 
+        # A background process at work (the SVM fits) is one of the run's jobs.
+        n_jobs = max(1, self.settings.n_jobs - background_running())
         try:
-            results = run_jobs(work, n_jobs=self.settings.jobs, on_result=finished, on_event=event)
+            results = run_jobs(work, n_jobs=n_jobs, on_result=finished, on_event=event)
         except JobsInterrupted as stop:
             # Ctrl-C: the trainings that finished are kept in results.json.
             for result in stop.finished:

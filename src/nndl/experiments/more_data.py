@@ -140,11 +140,12 @@ def _have_sklearn() -> bool:
 def prefetch(settings) -> None:
     """Start the SVM fits in a second process now (``run all`` calls this first).
 
-    The fits then overlap every experiment that runs before this one, using
-    the machine's second core, instead of only this experiment's training.
+    The fits then overlap every experiment that runs before this one, on a
+    core of their own, instead of only this experiment's training. With
+    ``--jobs 1`` nothing starts: the fits run in :func:`run`.
     """
     svm_job = _svm_job_arguments(settings)
-    if svm_job is not None and _have_sklearn():
+    if svm_job is not None and _have_sklearn() and settings.n_jobs > 1:
         key, kwargs = svm_job
         start_background(key, svm_accuracies, kwargs)
 
@@ -186,7 +187,7 @@ def run(experiment: ExperimentRun) -> None:
         experiment.note(
             "scikit-learn is not installed: the SVM baseline was skipped (pip install 'nndl[svm]')."
         )
-    elif svm_job is not None:
+    elif svm_job is not None and experiment.settings.n_jobs > 1:
         key, kwargs = svm_job
         start_background(key, svm_accuracies, kwargs)
         job = take_background(key)
@@ -227,6 +228,10 @@ def run(experiment: ExperimentRun) -> None:
                 f"(started {time.perf_counter() - job.started:.0f} s ago)"
             )
             job = None
+        elif svm_job is not None and _have_sklearn():
+            # --jobs 1: one process does everything, one thing after another.
+            results = svm_accuracies(**svm_job[1])
+            svm = {int(k): v for k, v in results.items()}
     finally:
         if job is not None:
             job.cancel()
