@@ -45,6 +45,7 @@ mapped. joblib and threadpoolctl come with the ``jobs`` extra
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
@@ -62,6 +63,7 @@ __all__ = [
     "JobsInterrupted",
     "dask_scheduler_address",
     "default_n_jobs",
+    "one_blas_thread",
     "report",
     "run_jobs",
 ]
@@ -70,7 +72,13 @@ DASK_SCHEDULER_ENV = "NNDL_DASK_SCHEDULER"
 
 #: The environment variables that set the BLAS and OpenMP thread counts of a
 #: new process (the jobs themselves are held to one thread by threadpoolctl).
-BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+BLAS_THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 
 
 @dataclass(frozen=True)
@@ -154,15 +162,26 @@ def _load_blas_libraries() -> None:
         pass
 
 
-def _run_job(index: int, function: Callable, args: tuple, kwargs: dict, events=None) -> JobResult:
-    """Run one job in its worker, with one BLAS thread; an exception becomes its result."""
+@contextlib.contextmanager
+def one_blas_thread():
+    """Hold NumPy's and SciPy's BLAS (and OpenMP) to one thread while the block runs.
+
+    threadpoolctl limits only the libraries already loaded, so these are
+    loaded first. Every job runs in one; so does each worker of a search.
+    """
     from threadpoolctl import threadpool_limits
 
-    _load_blas_libraries()  # threadpoolctl limits only the libraries already loaded
+    _load_blas_libraries()
+    with threadpool_limits(limits=1):
+        yield
+
+
+def _run_job(index: int, function: Callable, args: tuple, kwargs: dict, events=None) -> JobResult:
+    """Run one job in its worker, with one BLAS thread; an exception becomes its result."""
     start = time.perf_counter()
     _job_state.channel = None if events is None else (events, index)
     try:
-        with threadpool_limits(limits=1):
+        with one_blas_thread():
             value = function(*args, **kwargs)
     except Exception as exc:  # the job's failure is its result; the others go on
         return JobResult(

@@ -148,16 +148,6 @@ def _trials_ended_by(study, pid: int) -> int:
     )
 
 
-#: What BLAS and OpenMP libraries read, when they load, for their number of threads.
-_THREAD_VARIABLES = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-)
-
-
 def _worker_main(kwargs: dict) -> None:
     """Entry point of a spawned worker process: :func:`~nndl.search.run_worker`
     with one BLAS thread, as :mod:`nndl.jobs` runs each job.
@@ -166,11 +156,11 @@ def _worker_main(kwargs: dict) -> None:
     limit those loaded later, such as SciPy's BLAS, which the compiled
     training loop calls and which a worker may load only in its first trial.
     """
-    from threadpoolctl import threadpool_limits
+    from ..jobs import BLAS_THREAD_VARIABLES, one_blas_thread
 
-    for name in _THREAD_VARIABLES:
+    for name in BLAS_THREAD_VARIABLES:
         os.environ[name] = "1"
-    with threadpool_limits(limits=1):
+    with one_blas_thread():
         run_worker(**kwargs)
 
 
