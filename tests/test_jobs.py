@@ -89,6 +89,24 @@ def test_events_a_job_reports_reach_the_caller_in_order_before_its_result(n_jobs
     assert [r.value for r in run_jobs([(counts_out_loud, (2,))], n_jobs=2)] == [2]
 
 
+def presses_ctrl_c() -> None:
+    raise KeyboardInterrupt
+
+
+def test_one_job_at_a_time_needs_no_joblib_and_stops_on_ctrl_c(monkeypatch):
+    """One job at a time runs in this process (the tune functions at n_jobs=1 work
+    with NumPy alone); Ctrl-C there keeps what finished, as with workers."""
+    monkeypatch.setitem(sys.modules, "joblib", None)
+    assert [r.value for r in run_jobs([(seeded_sum, (s,)) for s in range(3)], n_jobs=1)] == [
+        seeded_sum(s) for s in range(3)
+    ]
+    with pytest.raises(JobsInterrupted) as info:
+        run_jobs([(sleeps, (0.0,)), presses_ctrl_c, (sleeps, (0.0,))], n_jobs=1)
+    assert [r.index for r in info.value.finished] == [0]
+    with pytest.raises(ImportError):
+        run_jobs([(seeded_sum, (s,)) for s in range(3)], n_jobs=2)
+
+
 def test_results_identical_for_one_and_two_jobs_in_fixed_order():
     jobs = [(seeded_sum, (seed,)) for seed in range(6)]
     one = run_jobs(jobs, n_jobs=1)
@@ -262,6 +280,45 @@ def test_train_seeds_loads_the_data_once_and_shows_one_progress(tmp_path, monkey
     for s in (7, 8, 9):
         assert f"[seeds] run (seed {s}): 2/2 epochs in " in result.output
     assert "[progress] run finished in " in result.output
+
+
+def test_ctrl_c_in_a_seed_run_in_this_process_stops_every_seed(tmp_path, monkeypatch):
+    """One job at a time, a seed's run catches Ctrl-C itself and exits 130: that stops
+    the seeds after it too, and seeds.json keeps the one that finished."""
+    import nndl.cli.train as train_module
+
+    main = train_module.train.main
+
+    def ctrl_c_in_seed_8(args, **kwargs):
+        if args[args.index("--seed") + 1] == "8":
+            return 130
+        return main(args, **kwargs)
+
+    monkeypatch.setattr(train_module.train, "main", ctrl_c_in_seed_8)
+    result, out = _train_seeds(tmp_path, 1)
+    assert result.exit_code == 130, result.output
+    doc = json.loads((out / "seeds.json").read_text())
+    assert doc["status"] == "interrupted"
+    assert [row["seed"] for row in doc["seeds"]] == [7]
+    assert not (out / "seed-9").exists()
+
+
+def test_train_seeds_gives_each_run_the_data_in_the_network_dtype(tmp_path, monkeypatch):
+    """Converted once by the caller (the data is float32, the network float64)."""
+    import nndl.cli.train as train_module
+
+    given = []
+    one_seed = train_module._train_one_seed
+
+    def spy(*args):
+        given.append(args[-1])
+        return one_seed(*args)
+
+    monkeypatch.setattr(train_module, "_train_one_seed", spy)
+    result, _ = _train_seeds(tmp_path, 1)
+    assert result.exit_code == 0, result.output
+    assert len(given) == 3 and all(splits is given[0] for splits in given)
+    assert all(part.X.dtype == np.float64 for part in given[0])
 
 
 def test_train_seeds_refuses_an_existing_summary_and_resume(tmp_path):

@@ -168,9 +168,14 @@ def one_blas_thread():
 
     threadpoolctl limits only the libraries already loaded, so these are
     loaded first. Every job runs in one; so does each worker of a search.
+    Without threadpoolctl (one job at a time, without the ``jobs`` extra) it
+    limits nothing.
     """
-    from threadpoolctl import threadpool_limits
-
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # one job at a time without the jobs extra: nothing to share
+        yield
+        return
     _load_blas_libraries()
     with threadpool_limits(limits=1):
         yield
@@ -233,8 +238,6 @@ def run_jobs(
     that is NaN or infinite (a diverged training) likewise. Ctrl-C raises
     :class:`JobsInterrupted` with the finished results.
     """
-    from joblib import Parallel, delayed
-
     work: Sequence = [_job_parts(job) for job in jobs]
     total = len(work)
     if total == 0:
@@ -246,7 +249,6 @@ def run_jobs(
     workers = min(n_jobs, total)
     listener = None if on_event is None or address is not None else _Listener(on_event, workers)
     events = None if listener is None else listener.queue
-    calls = (delayed(_run_job)(i, f, a, k, events) for i, (f, a, k) in enumerate(work))
     finished: dict[int, JobResult] = {}
 
     def collect(results) -> None:
@@ -258,9 +260,18 @@ def run_jobs(
                 on_result(result, len(finished), total)
 
     try:
-        if address is not None:
+        if address is None and workers == 1:
+            # One at a time, in this process: joblib is not needed.
+            collect(_run_job(i, f, a, k, events) for i, (f, a, k) in enumerate(work))
+        elif address is not None:
+            from joblib import delayed
+
+            calls = (delayed(_run_job)(i, f, a, k, events) for i, (f, a, k) in enumerate(work))
             _run_on_dask(address, calls, collect)
         else:
+            from joblib import Parallel, delayed
+
+            calls = (delayed(_run_job)(i, f, a, k, events) for i, (f, a, k) in enumerate(work))
             parallel = Parallel(
                 n_jobs=workers,
                 backend=backend,

@@ -435,6 +435,12 @@ class _SeedJob:
     splits: Any
 
 
+def _in_dtype(splits, dtype: str):
+    """The splits with their inputs in the network's dtype: converted once, by the caller,
+    so that every seed's job maps the same array instead of converting its own copy."""
+    return type(splits)(*(type(part)(np.asarray(part.X, dtype=dtype), part.y) for part in splits))
+
+
 def _train_one_seed(
     config: dict, seed: int, out: str, test: bool, plot: bool, overwrite: bool, splits=None
 ) -> dict:
@@ -455,6 +461,10 @@ def _train_one_seed(
             status = train.main(
                 args, prog_name="nndl train", standalone_mode=False, obj=_SeedJob(splits)
             )
+    if (
+        status and status > 128
+    ):  # a stop signal reached this seed's run (one job at a time): stop all
+        raise KeyboardInterrupt
     if status:
         raise RuntimeError(f"the run stopped with exit status {status}: {printed.getvalue()}")
     results = json.loads((Path(out) / "results.json").read_text(encoding="utf-8"))
@@ -479,7 +489,7 @@ def _train_seeds(cfg, seed, seeds, jobs, dask_scheduler, out, test, plot, overwr
     if not dask_scheduler_address(dask_scheduler):
         # Loaded once here and memory mapped into the jobs; a Dask cluster's
         # workers load their own (the arrays would travel over the network).
-        splits = _load_data(cfg["data"], quiet)
+        splits = _in_dtype(_load_data(cfg["data"], quiet), cfg["network"]["dtype"])
     work = [
         (_train_one_seed, (cfg, s, str(out / f"seed-{s}"), test, plot, overwrite, splits))
         for s in seed_list
