@@ -217,7 +217,8 @@ def tune_eta(
 @click.option("--plot", type=click.Path(dir_okay=False), default=None)
 @_lookahead_option(
     "Decades of the walk",
-    "The walk and its refinement are the same for any --lookahead.",
+    "The walk and its refinement are the same for any --lookahead, but the best of all "
+    "trials is picked, so one trained ahead can win.",
 )
 @_jobs_option("Trials")
 @report_errors

@@ -71,7 +71,7 @@ class BackgroundJob:
         # One BLAS thread, as every job of nndl.jobs: it runs beside them.
         env = dict(os.environ)
         for name in BLAS_THREAD_VARIABLES:
-            env.setdefault(name, "1")
+            env[name] = "1"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", WORKER_MODULE, self.target, json.dumps(kwargs)],
             env=env,
