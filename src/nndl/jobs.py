@@ -151,6 +151,14 @@ def report(*event) -> None:
         pass
 
 
+def _have_joblib() -> bool:
+    try:
+        import joblib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _load_blas_libraries() -> None:
     """Load the BLAS libraries a training may call: NumPy's, and SciPy's (the compiled
     loop's matrix products), so that a job's limit of one thread reaches them too."""
@@ -247,6 +255,13 @@ def run_jobs(
         raise ValueError(f"n_jobs must be at least 1, got {n_jobs}")
     address = dask_scheduler_address(dask_scheduler)
     workers = min(n_jobs, total)
+    if workers > 1 and address is None and not _have_joblib():
+        warnings.warn(
+            f"joblib is not installed: the {total} jobs run one at a time in this process "
+            '(the same results); pip install "nndl[jobs]" to run them at once',
+            stacklevel=2,
+        )
+        workers = 1
     listener = None if on_event is None or address is not None else _Listener(on_event, workers)
     events = None if listener is None else listener.queue
     finished: dict[int, JobResult] = {}
