@@ -9,8 +9,6 @@ import pytest
 
 from nndl import Network
 from nndl.tuning import (
-    _lambda_search,
-    _threshold_search,
     find_learning_rate_threshold,
     plot_cost_curves,
     rescale_lambda,
@@ -19,6 +17,8 @@ from nndl.tuning import (
     tune_batch_size,
     tune_lambda,
 )
+from nndl.tuning.learning_rate import _threshold_search
+from nndl.tuning.regularization import _lambda_search
 
 
 @pytest.fixture(scope="module")
