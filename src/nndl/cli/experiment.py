@@ -20,6 +20,7 @@ import sys
 import click
 
 from .errors import report_errors
+from .params import tensorboard_option
 
 __all__ = ["experiment", "report"]
 
@@ -83,14 +84,7 @@ def list_experiments():
     help="Rebuild OUT/index.html afterwards.",
 )
 @click.option("--strict", is_flag=True, help="Exit with status 1 if any verdict fails.")
-@click.option(
-    "--tensorboard",
-    type=click.Path(file_okay=False),
-    default=None,
-    metavar="DIR",
-    help="Write TensorBoard event files of every training run to "
-    "DIR/NAME/CONFIGURATION/seed-K (needs nndl[tensorboard]).",
-)
+@tensorboard_option("every training run to DIR/NAME/CONFIGURATION/seed-K")
 @click.option(
     "--jobs",
     type=click.IntRange(1),

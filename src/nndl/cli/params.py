@@ -13,7 +13,7 @@ import click
 from .. import settings as run_settings
 from ..settings import Flag, Setting
 
-__all__ = ["SettingType", "setting_option", "setting_options"]
+__all__ = ["SettingType", "setting_option", "setting_options", "tensorboard_option"]
 
 
 class SettingType(click.ParamType):
@@ -77,3 +77,15 @@ def setting_options(settings, command: str, **kwargs):
         return fn
 
     return decorate
+
+
+def tensorboard_option(runs: str):
+    """``--tensorboard DIR`` of a command that trains many runs; ``runs`` says which
+    runs write event files, and where under DIR (``nndl train`` has its schema row)."""
+    return click.option(
+        "--tensorboard",
+        type=click.Path(file_okay=False),
+        default=None,
+        metavar="DIR",
+        help=f"Write TensorBoard event files of {runs} (needs nndl[tensorboard]).",
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from .errors import report_errors
+from .params import tensorboard_option
 from .trial_data import data_options, load_reduced_data
 
 __all__ = ["EXIT_WORKER_DIED", "search"]
@@ -121,14 +122,7 @@ def _print_trial(study, trial) -> None:
 @click.option(
     "--out", type=click.Path(file_okay=False), default="search-results", show_default=True
 )
-@click.option(
-    "--tensorboard",
-    type=click.Path(file_okay=False),
-    default=None,
-    metavar="DIR",
-    help="Write TensorBoard event files of every trial to DIR/trial-NNNN "
-    "(needs nndl[tensorboard]).",
-)
+@tensorboard_option("every trial to DIR/trial-NNNN")
 @data_options
 @report_errors
 def search(
