@@ -35,3 +35,21 @@ def mnist():
 def require_data():
     """Call with a reason to skip (or, under NNDL_REQUIRE_MNIST=1, fail) a data test."""
     return _unavailable
+
+
+@pytest.fixture(autouse=True)
+def _private_svm_cache(tmp_path_factory, monkeypatch):
+    """Each test's SVM results go to a cache of its own (never the user's, never shared).
+
+    The folder is made only when a test asks for it.
+    """
+    import nndl.experiments.svm_baseline as svm_baseline
+
+    folder = []
+
+    def private(cache_dir=None):
+        if not folder:
+            folder.append(tmp_path_factory.mktemp("svm-cache"))
+        return folder[0]
+
+    monkeypatch.setattr(svm_baseline, "svm_cache_dir", private)

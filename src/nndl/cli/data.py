@@ -17,6 +17,8 @@ from pathlib import Path
 
 import click
 
+from ..experiments.svm_baseline import SVM_CACHE_FOLDER
+
 __all__ = ["data"]
 
 _DATA_NAMES = ["mnist", "mnist-idx", "fashion-mnist", "digits"]
@@ -144,6 +146,7 @@ CACHE_ENTRIES = [
     ("mnist-idx", "MNIST's original IDX files (downloaded)", False),
     ("mnist-book-*.npz", "MNIST decoded for fast loading (rebuilt from mnist.pkl.gz)", True),
     ("expanded", "expanded training sets of nndl data expand / --expand", True),
+    (SVM_CACHE_FOLDER, "SVM baseline results of experiment more_data (fitted again)", True),
 ]
 
 

@@ -78,6 +78,13 @@ def list_experiments():
     help="more_data: largest training set for the SVM (default 50000, the book's; 0: no SVM).",
 )
 @click.option(
+    "--svm-cache/--no-svm-cache",
+    default=True,
+    show_default=True,
+    help="more_data: read the SVM results an earlier run cached for the same data, settings "
+    "and scikit-learn (`nndl data info` shows the cache); --no-svm-cache fits them again.",
+)
+@click.option(
     "--report/--no-report",
     default=True,
     show_default=True,
@@ -96,7 +103,19 @@ def list_experiments():
 )
 @report_errors
 def run(
-    names, quick, seeds, seed, out, data, dtype, svm_max_size, report, strict, tensorboard, jobs
+    names,
+    quick,
+    seeds,
+    seed,
+    out,
+    data,
+    dtype,
+    svm_max_size,
+    svm_cache,
+    report,
+    strict,
+    tensorboard,
+    jobs,
 ):
     """Run experiments by NAME (see `nndl experiment list`), or `all` of them.
 
@@ -121,6 +140,8 @@ def run(
     options = {}
     if svm_max_size is not None:
         options["svm_max_size"] = svm_max_size
+    if not svm_cache:
+        options["svm_cache"] = False
     settings = Settings(
         quick=quick,
         seeds=seeds,

@@ -9,11 +9,13 @@ program.
 
 The SVM: scikit-learn's ``SVC`` (RBF kernel, C = 1) with gamma = 1/784, the
 default of the scikit-learn release the book used (today's default,
-gamma = "scale", scores about 3 points higher at 50,000). Its fit grows
-faster than linearly with n: 50,000 images take several minutes. It runs in
-a second process, in parallel with the network's training, and the largest
-size is capped by the option ``svm_max_size`` (command line:
-``--svm-max-size``; default 50,000; 0 skips the SVM).
+gamma = "scale", scores about 3 points higher at 50,000); see
+:mod:`~nndl.experiments.svm_baseline`. Its fit grows faster than linearly
+with n: 50,000 images take several minutes. It runs in a second process, in
+parallel with the network's training; its results are cached, so a later run
+reads them (option ``svm_cache``, command line ``--no-svm-cache``: fit
+again). The largest size is capped by the option ``svm_max_size`` (command
+line: ``--svm-max-size``; default 50,000; 0 skips the SVM).
 
 The chapter's research problem: extrapolate to unlimited data. We fit the
 error rate with a power law e(n) = a + b n^-c over the sizes from 1,000 up
@@ -30,8 +32,9 @@ import time
 
 import numpy as np
 
+from . import svm_baseline
 from .background import start_background, take_background
-from .data_source import load_splits, resolve_data_source
+from .data_source import resolve_data_source
 from .experiment_run import ExperimentRun
 
 TITLE = "More training data: network and SVM against training-set size"
@@ -91,42 +94,30 @@ def predict_power_law(fit: dict, sizes) -> np.ndarray:
     return 1.0 - (fit["a"] + fit["b"] * n ** -fit["c"])
 
 
-def svm_accuracies(source: str, quick: bool, sizes, gamma="auto") -> dict:
-    """Train and score one SVC per size; run in a separate process by :func:`run`.
-
-    Returns {str(size): [validation accuracy, fit seconds, predict seconds]}.
-    A larger kernel cache than scikit-learn's default (200 MB) only makes the
-    large fits faster; the results are the same.
-    """
-    from sklearn.svm import SVC
-
-    splits = load_splits(source)
-    train, val = splits.train, splits.validation
-    if quick:
-        train, val = train.head(1000), val.head(500)
-    Xv = np.asarray(val.X, dtype=np.float64)
-    out = {}
-    for n in sizes:
-        if n > train.X.shape[0]:  # a small data set (the digits) has fewer images
-            continue
-        X = np.asarray(train.X[:n], dtype=np.float64)
-        t0 = time.perf_counter()
-        clf = SVC(gamma=gamma, cache_size=1000).fit(X, train.y[:n])
-        t1 = time.perf_counter()
-        acc = float(np.mean(clf.predict(Xv) == val.y))
-        out[str(n)] = [acc, t1 - t0, time.perf_counter() - t1]
-    return out
-
-
 def _svm_job_arguments(settings) -> tuple[str, dict] | None:
-    """The background job's key and arguments for these settings, or None (no SVM)."""
+    """The SVM job's key and arguments for these settings, or None (no SVM)."""
     sizes = QUICK_SIZES if settings.quick else SIZES
     svm_max = int(settings.options.get("svm_max_size", SVM_DEFAULT_MAX))
     svm_sizes = [n for n in sizes if n <= svm_max]
     if not svm_sizes:
         return None
-    kwargs = {"source": resolve_data_source(settings), "quick": settings.quick, "sizes": svm_sizes}
+    kwargs = {
+        "source": resolve_data_source(settings),
+        "quick": settings.quick,
+        "sizes": svm_sizes,
+        "cache_dir": str(svm_baseline.svm_cache_dir()),
+        "read_cache": bool(settings.options.get("svm_cache", True)),
+    }
     return f"more_data-svm-{kwargs}", kwargs
+
+
+def _all_cached(kwargs: dict) -> bool:
+    """Whether an earlier run cached every size of this SVM job (nothing to fit)."""
+    if not kwargs["read_cache"]:
+        return False
+    return not svm_baseline.uncached_sizes(
+        kwargs["source"], kwargs["quick"], kwargs["sizes"], kwargs["cache_dir"]
+    )
 
 
 def _have_sklearn() -> bool:
@@ -142,12 +133,14 @@ def prefetch(settings) -> None:
 
     The fits then overlap every experiment that runs before this one, on a
     core of their own, instead of only this experiment's training. With
-    ``--jobs 1`` nothing starts: the fits run in :func:`run`.
+    ``--jobs 1``, or when an earlier run cached every size, nothing starts:
+    :func:`run` fits or reads them itself.
     """
     svm_job = _svm_job_arguments(settings)
     if svm_job is not None and _have_sklearn() and settings.n_jobs > 1:
         key, kwargs = svm_job
-        start_background(key, svm_accuracies, kwargs)
+        if not _all_cached(kwargs):
+            start_background(key, svm_baseline.svm_accuracies, kwargs)
 
 
 def training_plan(experiment: ExperimentRun) -> list[tuple[str, int, int]]:
@@ -187,10 +180,15 @@ def run(experiment: ExperimentRun) -> None:
         experiment.note(
             "scikit-learn is not installed: the SVM baseline was skipped (pip install 'nndl[svm]')."
         )
-    elif svm_job is not None and experiment.settings.n_jobs > 1:
+        svm_job = None
+    elif svm_job is not None:
+        # A process that prefetch started; else one of our own while the networks train,
+        # unless --jobs 1 (one process) or the cache holds every size (nothing to fit).
         key, kwargs = svm_job
-        start_background(key, svm_accuracies, kwargs)
         job = take_background(key)
+        if job is None and experiment.settings.n_jobs > 1 and not _all_cached(kwargs):
+            start_background(key, svm_baseline.svm_accuracies, kwargs)
+            job = take_background(key)
     val = splits.validation
     svm = {}
     try:
@@ -228,23 +226,24 @@ def run(experiment: ExperimentRun) -> None:
                 f"(started {time.perf_counter() - job.started:.0f} s ago)"
             )
             job = None
-        elif svm_job is not None and _have_sklearn():
-            # --jobs 1: one process does everything, one thing after another.
-            results = svm_accuracies(**svm_job[1])
-            svm = {int(k): v for k, v in results.items()}
+        elif svm_job is not None:
+            # --jobs 1 (one process does everything, one thing after another), or all cached.
+            svm = {int(k): v for k, v in svm_baseline.svm_accuracies(**svm_job[1]).items()}
     finally:
         if job is not None:
             job.cancel()
-    for n, (acc, _, _) in svm.items():
+    for n, (acc, *_) in svm.items():
         experiment.metric(f"svm {n}", acc, unit="%", label=f"SVM, {n} images")
     # The SVM's times go with its settings, not among the metrics: the metrics are the
     # same from one run to the next, whatever the number of jobs; a time is not.
     if svm:
         experiment.set_config(
             svm_seconds={
-                n: {"fit": fit_s, "predict": pred_s} for n, (_, fit_s, pred_s) in svm.items()
+                n: {"fit": fit_s, "predict": pred_s, "cached_from": when}
+                for n, (_, fit_s, pred_s, when) in svm.items()
             }
         )
+        _note_cached(experiment, svm, svm_job[1]["cache_dir"])
 
     net_acc = [experiment.value(f"network {n}") for n in sizes]
     svm_n = sorted(svm)
@@ -279,6 +278,22 @@ def run(experiment: ExperimentRun) -> None:
             )
     experiment.set_config(fits=fits)
     _figures(experiment, sizes, net_acc, svm_n, svm_acc, fits)
+
+
+def _note_cached(experiment, svm: dict, cache_dir: str) -> None:
+    """Say, in the report and the log, which SVM results came from the cache, if any."""
+    cached = sorted(n for n, (*_, when) in svm.items() if when is not None)
+    if not cached:
+        return
+    dates = sorted({svm[n][3][:10] for n in cached})
+    when = dates[0] if len(dates) == 1 else f"{dates[0]} to {dates[-1]}"
+    text = (
+        f"SVM: {len(cached)} of {len(svm)} sizes ({', '.join(f'{n:,}' for n in cached)}) were "
+        f"read from the cache in {cache_dir}, fitted on {when} with the same data, settings "
+        "and scikit-learn; --no-svm-cache fits them again."
+    )
+    experiment.note(text)
+    experiment.log(text)
 
 
 def _state_verdicts(experiment, sizes, net_acc, svm_n, svm_acc, svm_max) -> None:
