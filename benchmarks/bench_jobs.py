@@ -11,7 +11,9 @@ their ratio (the issue's target: at most 1.3 for two seeds on two cores).
 ``chapter`` times ``nndl experiment run all`` at each ``--jobs`` count, one
 after the other, and prints the wall time of each, the ratio to the first,
 and whether every experiment reached the same verdicts (a verdict is the
-pass/fail of one row of an experiment's table).
+pass/fail of one row of an experiment's table). ``--no-svm-cache`` fits
+``more_data``'s SVM baseline in every run, as on a fresh machine; without
+it a run reads the SVM results an earlier run cached.
 
 Each command runs in a fresh process with its own output folder in a
 temporary directory, as a user would run it; both print the CPU model and
@@ -92,12 +94,21 @@ def verdicts(folder: Path) -> dict:
     return out
 
 
-def bench_chapter(job_counts: list[int], quick: bool, work: Path) -> dict:
+def svm_seconds(folder: Path) -> dict:
+    """more_data's SVM: fit and predict seconds per size, and whether it came from the cache."""
+    path = folder / "more_data" / "results.json"
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text())["config"].get("svm_seconds", {})
+
+
+def bench_chapter(job_counts: list[int], quick: bool, work: Path, svm_cache: bool) -> dict:
     runs = {}
     for jobs in job_counts:
         out = work / f"chapter-jobs-{jobs}"
         args = ["experiment", "run", "all", "--jobs", str(jobs), "--out", str(out)]
         args += ["--quick"] if quick else []
+        args += [] if svm_cache else ["--no-svm-cache"]
         seconds = timed(args, work / f"chapter-jobs-{jobs}.log")
         summary = json.loads((out / "summary.json").read_text())
         runs[jobs] = {
@@ -105,6 +116,7 @@ def bench_chapter(job_counts: list[int], quick: bool, work: Path) -> dict:
             "experiments_s": {r["name"]: r["wall_time_s"] for r in summary["experiments"]},
             "verdicts": verdicts(out),
             "errors": summary["errors"],
+            "svm_seconds": svm_seconds(out),
         }
         print(f"--jobs {jobs}: {seconds:.0f} s ({seconds / 60:.1f} min)")
     first = job_counts[0]
@@ -130,6 +142,13 @@ def main(argv=None) -> None:
     chapter = sub.add_parser("chapter", help="experiment run all at each job count")
     chapter.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     chapter.add_argument("--quick", action="store_true", help="the quick runs (a smoke test)")
+    chapter.add_argument(
+        "--no-svm-cache",
+        dest="svm_cache",
+        action="store_false",
+        help="fit the SVM in every run, as on a fresh machine (default: read what an earlier "
+        "run cached)",
+    )
     for p in (seeds, chapter):
         p.add_argument("--json", type=Path, help="write the results here")
         p.add_argument("--keep", type=Path, help="keep the runs' folders and logs here")
@@ -142,7 +161,7 @@ def main(argv=None) -> None:
         if args.what == "seeds":
             result = bench_seeds(args.repeats, args.jobs, work)
         else:
-            result = bench_chapter(args.jobs, args.quick, work)
+            result = bench_chapter(args.jobs, args.quick, work, args.svm_cache)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
