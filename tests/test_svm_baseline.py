@@ -102,6 +102,14 @@ def test_results_are_cached_per_size_and_read_back(tmp_path, monkeypatch):
     assert fitted[-1] == 50 and refit["50"][3] is None and refit["50"][0] == first["50"][0]
 
 
+def test_a_cache_that_cannot_be_written_costs_only_the_cache(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the cache folder would be")
+    with pytest.warns(RuntimeWarning, match="not cached"):
+        result = svm_accuracies("digits", True, [100], cache_dir=blocked / "svm")
+    assert 0.0 < result["100"][0] <= 1.0 and result["100"][3] is None
+
+
 def test_the_key_covers_the_data_and_the_settings(tmp_path, monkeypatch):
     svm_accuracies("digits", True, [50, 100], cache_dir=tmp_path)
     assert svm_baseline.uncached_sizes("digits", True, [50, 100], tmp_path) == []

@@ -23,6 +23,7 @@ import datetime
 import hashlib
 import json
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -202,6 +203,14 @@ def uncached_sizes(source: str, quick: bool, sizes, cache_dir, gamma=SVM_GAMMA) 
     return [n for n in sizes if _read_cached(Path(cache_dir) / f"{keys[n]}.json", n) is None]
 
 
+def _write_cached(path: Path, record: dict) -> None:
+    """Cache one result; a folder that cannot be written costs only the cache (a warning)."""
+    try:
+        atomic_write_json(path, record)
+    except OSError as exc:
+        warnings.warn(f"the SVM result was not cached ({exc})", RuntimeWarning, stacklevel=2)
+
+
 def svm_accuracies(
     source: str, quick: bool, sizes, gamma=SVM_GAMMA, cache_dir=None, read_cache=True
 ) -> dict:
@@ -236,7 +245,7 @@ def svm_accuracies(
         acc = float(np.mean(predicted == yv))
         out[str(n)] = [acc, t1 - t0, time.perf_counter() - t1, None]
         if path is not None:
-            atomic_write_json(
+            _write_cached(
                 path,
                 {
                     "format": SVM_CACHE_FORMAT,
