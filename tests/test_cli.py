@@ -552,13 +552,16 @@ def test_data_info_lists_the_cache_and_clear_removes_only_what_nndl_rebuilds(tmp
     (tmp_path / "mnist-book-0123456789abcdef.npz").write_bytes(b"y" * 3000)
     (tmp_path / "mnist.pkl.gz").write_bytes(b"z" * 100)
     (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "svm").mkdir()
+    (tmp_path / "svm" / "0123.json").write_bytes(b"s" * 1000)
     code, out, _ = run_main(["data", "info", "digits", "--data-dir", tmp_path], capsys)
     assert code == 0
     assert "mnist-book-0123456789abcdef.npz" in out and "3.0 KB" in out
-    assert "expanded" in out and "5.0 KB" in out and "total 8.1 KB" in out
+    assert "expanded" in out and "5.0 KB" in out and "total 9.1 KB" in out
+    assert "SVM baseline results" in out
     assert "notes.txt" not in out
     code, out, _ = run_main(["data", "clear", "--data-dir", tmp_path], capsys)
-    assert code == 0 and "8.0 KB freed" in out
+    assert code == 0 and "9.0 KB freed" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mnist.pkl.gz", "notes.txt"]
     code, out, _ = run_main(["data", "clear", "--all", "--data-dir", tmp_path], capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

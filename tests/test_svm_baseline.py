@@ -53,19 +53,54 @@ def test_a_label_that_differs_on_the_check_falls_back_to_svc_predict(digits, mon
     X, y = digits
     clf = SVC(gamma="auto").fit(X[:200], y[:200])
     monkeypatch.setattr(
-        svm_baseline, "_kernel_predict", lambda clf, X, gamma: np.zeros(len(X), dtype=int)
+        svm_baseline,
+        "_kernel_predict",
+        lambda clf, X, gamma: (np.zeros(len(X), dtype=int), np.zeros(len(X), dtype=bool)),
     )
     labels, how = svc_predict(clf, X[200:400])
     assert how == "SVC.predict"
     np.testing.assert_array_equal(labels, clf.predict(X[200:400]))
 
 
-def test_other_kernels_use_svc_predict(digits):
+def test_images_near_a_tie_are_predicted_by_svc_predict(digits, monkeypatch):
+    """Past the checked rows, a wrong label marked as near a tie is replaced."""
+    X, y = digits
+    clf = SVC(gamma="auto").fit(X[:300], y[:300])
+    kernel_predict = svm_baseline._kernel_predict
+
+    def flipped_past_the_check(clf, X, gamma):
+        labels, near = kernel_predict(clf, X, gamma)
+        labels[150:] = (labels[150:] + 1) % 10
+        near[150:] = True
+        return labels, near
+
+    monkeypatch.setattr(svm_baseline, "_kernel_predict", flipped_past_the_check)
+    labels, how = svc_predict(clf, X[300:])
+    assert how == "kernel products"
+    np.testing.assert_array_equal(labels, clf.predict(X[300:]))
+
+
+def test_predictions_span_several_blocks(digits, monkeypatch):
+    X, y = digits
+    clf = SVC(gamma="auto").fit(X[:400], y[:400])
+    monkeypatch.setattr(svm_baseline, "_ROWS_PER_BLOCK", 7)
+    labels, how = svc_predict(clf, X[400:])
+    assert how == "kernel products"
+    np.testing.assert_array_equal(labels, clf.predict(X[400:]))
+
+
+def test_other_kernels_and_sparse_images_use_svc_predict(digits):
+    from scipy import sparse
+
     X, y = digits
     clf = SVC(kernel="linear").fit(X[:200], y[:200])
     labels, how = svc_predict(clf, X[200:300])
     assert how == "SVC.predict"
     np.testing.assert_array_equal(labels, clf.predict(X[200:300]))
+    clf = SVC(gamma="auto").fit(sparse.csr_matrix(X[:200]), y[:200])
+    labels, how = svc_predict(clf, sparse.csr_matrix(X[200:300]))
+    assert how == "SVC.predict"
+    np.testing.assert_array_equal(labels, clf.predict(sparse.csr_matrix(X[200:300])))
 
 
 # ------------------------------------------------------------------ cache
@@ -129,13 +164,18 @@ def test_the_key_covers_the_data_and_the_settings(tmp_path, monkeypatch):
         m.setattr(svm_baseline, "_svm_data", one_pixel_changed)
         assert svm_baseline.uncached_sizes("digits", True, [50, 100], tmp_path) == [100]
     assert svm_baseline.uncached_sizes("digits", True, [100], tmp_path, gamma=0.5) == [100]
+    import scipy
     import sklearn
 
-    monkeypatch.setattr(sklearn, "__version__", "0.0.1")
-    assert svm_baseline.uncached_sizes("digits", True, [100], tmp_path) == [100]
-    monkeypatch.undo()
-    monkeypatch.setattr(svm_baseline, "SVM_CACHE_VERSION", 99)
-    assert svm_baseline.uncached_sizes("digits", True, [100], tmp_path) == [100]
+    for module, name, value in (
+        (sklearn, "__version__", "0.0.1"),
+        (scipy, "__version__", "0.0.1"),
+        (svm_baseline, "SVM_CACHE_VERSION", 99),
+    ):
+        with monkeypatch.context() as m:
+            m.setattr(module, name, value)
+            assert svm_baseline.uncached_sizes("digits", True, [100], tmp_path) == [100]
+    assert svm_baseline.uncached_sizes("digits", True, [100], tmp_path) == []
 
 
 @pytest.mark.parametrize(
@@ -199,6 +239,8 @@ def test_more_data_reads_the_cache_on_its_second_run(tmp_path, monkeypatch):
     )
     assert sorted(fitted) == sorted(int(k.split()[1]) for k in svm)
     assert not any("read from the cache" in n for n in third["notes"])
+    # Fitted in a second process (--jobs 2) or in this one (--jobs 1): the same numbers.
+    assert all(third["metrics"][k] == v for k, v in svm.items())
 
 
 def test_cli_no_svm_cache_fits_again(tmp_path, monkeypatch):
@@ -219,3 +261,19 @@ def test_cli_no_svm_cache_fits_again(tmp_path, monkeypatch):
     fitted = _fits(monkeypatch)
     assert "read from the cache" not in run("--no-svm-cache")
     assert fitted
+
+
+def test_a_prefetch_that_cannot_load_the_data_leaves_the_error_to_the_experiment(
+    tmp_path, monkeypatch
+):
+    """run all still runs every other experiment, and more_data reports the error."""
+    from nndl.experiments import run_all
+
+    def broken(source, quick):
+        raise OSError("the data could not be read")
+
+    monkeypatch.setattr(svm_baseline, "_svm_data", broken)
+    settings = ExperimentSettings(quick=True, data="digits", out=tmp_path, verbose=False, jobs=2)
+    run = run_all(settings, ["more_data", "softmax"])
+    assert "softmax" in run["results"]
+    assert "could not be read" in str(run["errors"]["more_data"])

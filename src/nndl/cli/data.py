@@ -17,8 +17,6 @@ from pathlib import Path
 
 import click
 
-from ..experiments.svm_baseline import SVM_CACHE_FOLDER
-
 __all__ = ["data"]
 
 _DATA_NAMES = ["mnist", "mnist-idx", "fashion-mnist", "digits"]
@@ -139,15 +137,20 @@ def _human(n: int) -> str:
     return f"{n:.1f} GB"  # pragma: no cover - the loop returns
 
 
-#: What nndl keeps in its cache folder: (glob pattern, what it is, derived?).
-#: Derived entries are rebuilt from the downloads without the network.
-CACHE_ENTRIES = [
-    ("mnist.pkl.gz", "MNIST as the book ships it (downloaded)", False),
-    ("mnist-idx", "MNIST's original IDX files (downloaded)", False),
-    ("mnist-book-*.npz", "MNIST decoded for fast loading (rebuilt from mnist.pkl.gz)", True),
-    ("expanded", "expanded training sets of nndl data expand / --expand", True),
-    (SVM_CACHE_FOLDER, "SVM baseline results of experiment more_data (fitted again)", True),
-]
+def _cache_kinds() -> list[tuple[str, str, bool]]:
+    """What nndl keeps in its cache folder: (glob pattern, what it is, derived?).
+
+    Derived entries are rebuilt from the downloads without the network.
+    """
+    from ..experiments.svm_baseline import SVM_CACHE_FOLDER
+
+    return [
+        ("mnist.pkl.gz", "MNIST as the book ships it (downloaded)", False),
+        ("mnist-idx", "MNIST's original IDX files (downloaded)", False),
+        ("mnist-book-*.npz", "MNIST decoded for fast loading (rebuilt from mnist.pkl.gz)", True),
+        ("expanded", "expanded training sets of nndl data expand / --expand", True),
+        (SVM_CACHE_FOLDER, "SVM baseline results of experiment more_data (fitted again)", True),
+    ]
 
 
 def _cache_entries(cache: Path):
@@ -155,7 +158,7 @@ def _cache_entries(cache: Path):
     if not cache.is_dir():
         return []
     found = []
-    for pattern, what, derived in CACHE_ENTRIES:
+    for pattern, what, derived in _cache_kinds():
         found += [(p, what, derived) for p in sorted(cache.glob(pattern))]
     return found
 

@@ -137,10 +137,17 @@ def prefetch(settings) -> None:
     :func:`run` fits or reads them itself.
     """
     svm_job = _svm_job_arguments(settings)
-    if svm_job is not None and _have_sklearn() and settings.n_jobs > 1:
-        key, kwargs = svm_job
-        if not _all_cached(kwargs):
-            start_background(key, svm_baseline.svm_accuracies, kwargs)
+    if svm_job is None or not _have_sklearn() or settings.n_jobs == 1:
+        return
+    key, kwargs = svm_job
+    try:
+        cached = _all_cached(kwargs)
+    except Exception:
+        # The data did not load. prefetch runs outside run_all's per-experiment
+        # error handling: more_data meets the same error in run() and reports it there.
+        return
+    if not cached:
+        start_background(key, svm_baseline.svm_accuracies, kwargs)
 
 
 def training_plan(experiment: ExperimentRun) -> list[tuple[str, int, int]]:

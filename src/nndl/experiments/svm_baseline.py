@@ -63,6 +63,10 @@ _ROWS_PER_BLOCK = 512
 #: How many images each prediction checks against ``SVC.predict``.
 _CHECKED_ROWS = 100
 
+#: An image with a decision value this close to zero (rounding in the products
+#: could flip its sign, about 1e-13 here) is predicted by ``SVC.predict`` instead.
+_TIE_MARGIN = 1e-8
+
 
 def _ovo_coefficients(clf) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
     """(support vectors x class pairs coefficients, intercepts, pairs) in libsvm's order.
@@ -88,12 +92,15 @@ def _ovo_coefficients(clf) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]
     return coef, intercept, pairs
 
 
-def _kernel_predict(clf, X: np.ndarray, gamma: float) -> np.ndarray:
+def _kernel_predict(clf, X: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, near): ``near`` marks the images with a decision value within
+    :data:`_TIE_MARGIN` of zero."""
     sv = np.asarray(clf.support_vectors_, dtype=np.float64)
     coef, intercept, pairs = _ovo_coefficients(clf)
     k = len(clf.classes_)
     sv_sq = np.einsum("ij,ij->i", sv, sv)
     labels = np.empty(X.shape[0], dtype=np.intp)
+    near = np.empty(X.shape[0], dtype=bool)
     for lo in range(0, X.shape[0], _ROWS_PER_BLOCK):
         x = X[lo : lo + _ROWS_PER_BLOCK]
         d2 = x @ sv.T
@@ -103,32 +110,41 @@ def _kernel_predict(clf, X: np.ndarray, gamma: float) -> np.ndarray:
         np.maximum(d2, 0.0, out=d2)
         d2 *= -gamma
         kernel = np.exp(d2, out=d2)
-        positive = (kernel @ coef + intercept) > 0
+        decision = kernel @ coef
+        decision += intercept
+        near[lo : lo + x.shape[0]] = np.abs(decision).min(axis=1) < _TIE_MARGIN
+        positive = decision > 0
         votes = np.zeros((x.shape[0], k), dtype=np.intp)
         for p, (i, j) in enumerate(pairs):
             votes[:, i] += positive[:, p]
             votes[:, j] += ~positive[:, p]
         labels[lo : lo + x.shape[0]] = np.argmax(votes, axis=1)  # ties: the first class
-    return np.asarray(clf.classes_)[labels]
+    return np.asarray(clf.classes_)[labels], near
 
 
 def svc_predict(clf, X) -> tuple[np.ndarray, str]:
     """The labels ``clf.predict(X)`` gives, for an RBF ``SVC`` fitted one-vs-one.
 
     Returns (labels, how): ``how`` is ``"kernel products"``, or
-    ``"SVC.predict"`` when the model is of another kind or the check on the
-    first images found a different label.
+    ``"SVC.predict"`` when the model or the input is of another kind (another
+    kernel, sparse images) or the check on the first images found a different
+    label. Images whose decision is within rounding of a tie are predicted by
+    ``SVC.predict`` in any case.
     """
+    from scipy import sparse
+
+    if sparse.issparse(X) or clf.kernel != "rbf" or getattr(clf, "break_ties", False):
+        return clf.predict(X), "SVC.predict"
     X = np.asarray(X, dtype=np.float64)
-    if clf.kernel != "rbf" or getattr(clf, "break_ties", False) or X.shape[0] == 0:
-        return clf.predict(X), "SVC.predict"
     gamma = 1.0 / X.shape[1] if clf.gamma == "auto" else clf.gamma
-    if not isinstance(gamma, (int, float)):  # "scale" depends on the training data
+    if X.shape[0] == 0 or not isinstance(gamma, (int, float)):  # "scale": the training data's
         return clf.predict(X), "SVC.predict"
-    labels = _kernel_predict(clf, X, float(gamma))
+    labels, near = _kernel_predict(clf, X, float(gamma))
     sample = X[:_CHECKED_ROWS]
     if not np.array_equal(labels[: sample.shape[0]], clf.predict(sample)):
         return clf.predict(X), "SVC.predict"
+    if near.any():
+        labels[near] = clf.predict(X[near])
     return labels, "kernel products"
 
 
@@ -156,21 +172,30 @@ def _hash_arrays(h, *arrays) -> None:
 def _cache_keys(train, Xv, yv, sizes, gamma) -> dict[int, str]:
     """{size: key}: a sha256 of the first ``size`` training images and labels,
     the validation set, the SVC's settings and the versions that decide a result."""
+    import scipy
     import sklearn
 
     common = hashlib.sha256()
     setup = {
         **SVM_SETTINGS,
         "gamma": gamma,
-        "sklearn": sklearn.__version__,
+        # libsvm's kernel goes through SciPy's BLAS; the products here through NumPy's.
+        "versions": [sklearn.__version__, scipy.__version__, np.__version__],
         "version": SVM_CACHE_VERSION,
     }
     common.update(json.dumps(setup, sort_keys=True).encode())
     _hash_arrays(common, Xv, yv)
-    keys = {}
-    for n in sizes:
+    # One pass over the training images: each size's prefix extends the one before.
+    images, labels = hashlib.sha256(), hashlib.sha256()
+    X, y = np.ascontiguousarray(train.X), np.ascontiguousarray(train.y)
+    keys, done = {}, 0
+    for n in sorted(sizes):
+        images.update(memoryview(X[done:n]).cast("B"))
+        labels.update(memoryview(y[done:n]).cast("B"))
+        done = n
         h = common.copy()
-        _hash_arrays(h, train.X[:n], train.y[:n])
+        h.update(f"{X.dtype.str}{y.dtype.str}{X.shape[1:]}{n}".encode())
+        h.update(images.digest() + labels.digest())
         keys[n] = h.hexdigest()[:40]
     return keys
 
