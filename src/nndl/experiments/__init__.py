@@ -21,8 +21,10 @@ The shared code lives beside them, one concern per module:
 :mod:`~nndl.experiments.experiment_run` (the run an experiment records on, and
 its settings), :mod:`~nndl.experiments.statistics` (means, intervals, Welch's
 test), :mod:`~nndl.experiments.tables` (the printed table),
-:mod:`~nndl.experiments.data_source` (MNIST or the digits, kept in memory) and
-:mod:`~nndl.experiments.background` (the SVM fits in a second process).
+:mod:`~nndl.experiments.data_source` (MNIST or the digits, kept in memory),
+:mod:`~nndl.experiments.svm_baseline` (the SVM of ``more_data``: its fits,
+prediction and cache) and :mod:`~nndl.experiments.background` (the SVM fits
+in a second process).
 ``Settings`` is the old name of :class:`ExperimentSettings`.
 """
 
