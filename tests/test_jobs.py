@@ -124,6 +124,23 @@ def test_fixed_order_even_when_later_jobs_finish_first():
     assert [r.value for r in results] == [0.6, 0.0, 0.0]
 
 
+def starts_then_sleeps(seconds: float) -> float:
+    """When the job started (the same clock in every process of this machine)."""
+    started = time.monotonic()
+    time.sleep(seconds)
+    return started
+
+
+@pytest.mark.parametrize("costs", [None, [1, 1, 5, 5]])
+def test_the_costliest_jobs_start_first_and_results_keep_their_order(costs):
+    jobs = [(starts_then_sleeps, (0.4,)) for _ in range(4)]
+    started = [r.value for r in run_jobs(jobs, n_jobs=2, costs=costs)]
+    first, last = (started[2:], started[:2]) if costs else (started[:2], started[2:])
+    assert max(first) < min(last)
+    with pytest.raises(ValueError, match="3 costs for 4 jobs"):
+        run_jobs(jobs, n_jobs=2, costs=[1, 2, 3])
+
+
 def test_large_training_data_is_shared_by_memory_mapping_not_copied():
     data = np.arange(300_000, dtype=np.float64)  # 2.4 MB, above the 1 MB threshold
     results = run_jobs([(array_kind, (data,)) for _ in range(2)], n_jobs=2)
@@ -389,6 +406,36 @@ def test_experiment_trainings_identical_for_one_and_two_jobs(tmp_path):
     assert strip(run1.runs) == strip(run2.runs)
 
 
+def test_experiment_trainings_give_their_work_so_the_longest_start_first(tmp_path, monkeypatch):
+    import nndl.jobs
+
+    given = []
+    run_jobs = nndl.jobs.run_jobs
+
+    def spy(jobs, *args, costs=None, **kwargs):
+        given.append(costs)
+        return run_jobs(jobs, *args, costs=costs, **kwargs)
+
+    monkeypatch.setattr(nndl.jobs, "run_jobs", spy)
+    from nndl.experiments.experiment_run import ExperimentRun, ExperimentSettings
+
+    settings = ExperimentSettings(quick=True, data="digits", out=tmp_path, verbose=False, jobs=2)
+    run = ExperimentRun("costs", "costs", settings.validate())
+    train = run.data().train
+    base = {"X": train.X, "y": train.y, "seed": 0, "mini_batch_size": 10, "learning_rate": 0.1}
+    run.train_many(
+        [
+            {**base, "label": "small", "sizes": [64, 10, 10], "epochs": 2},
+            {**base, "label": "wide", "sizes": [64, 30, 10], "epochs": 2},
+            {**base, "label": "long", "sizes": [64, 10, 10], "epochs": 6},
+        ]
+    )
+    (costs,) = given
+    n = train.X.shape[0]
+    assert costs == [2 * n * 740, 2 * n * 2220, 6 * n * 740]
+    assert list(run.runs) == ["small", "wide", "long"]  # recorded in the order given
+
+
 def test_experiment_keeps_the_trainings_that_finished_before_ctrl_c(tmp_path, monkeypatch):
     """Ctrl-C while an experiment's trainings run: those that finished are recorded."""
     import nndl.jobs
@@ -396,9 +443,10 @@ def test_experiment_keeps_the_trainings_that_finished_before_ctrl_c(tmp_path, mo
 
     real = nndl.jobs.run_jobs
 
-    def interrupted_after_two(jobs, *args, **kwargs):
+    def interrupted_after_two(jobs, *args, costs=None, **kwargs):
         jobs = list(jobs)
-        raise JobsInterrupted(real(jobs[:2], *args, **kwargs), len(jobs))
+        costs = None if costs is None else costs[:2]
+        raise JobsInterrupted(real(jobs[:2], *args, costs=costs, **kwargs), len(jobs))
 
     recorded = []
     record = ExperimentRun._record

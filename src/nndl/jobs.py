@@ -226,6 +226,7 @@ def run_jobs(
     on_result: Callable[[JobResult, int, int], None] | None = None,
     on_event: Callable[[int, tuple], None] | None = None,
     max_nbytes: str | int | None = "1M",
+    costs: Sequence[float] | None = None,
 ) -> list[JobResult]:
     """Run independent jobs in parallel and return their results in the jobs' order.
 
@@ -240,7 +241,11 @@ def run_jobs(
     ``on_event(index, event)`` is called in this process (from a listener
     thread, or before ``on_result`` of that job) for every :func:`report` of
     job ``index``, in the order the job sent them; on a Dask cluster jobs
-    cannot reach this process and no events come.
+    cannot reach this process and no events come. ``costs``: each job's
+    expected work in any unit; workers then take the costliest jobs first, so
+    that a long job does not start last while the others idle (jobs one at a
+    time in this process run in the order given). Neither changes the results
+    or their order.
 
     A job that raises gives a result with ``ok`` false; a ``float`` result
     that is NaN or infinite (a diverged training) likewise. Ctrl-C raises
@@ -253,6 +258,8 @@ def run_jobs(
     n_jobs = default_n_jobs() if n_jobs is None else int(n_jobs)
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be at least 1, got {n_jobs}")
+    if costs is not None and len(costs) != total:
+        raise ValueError(f"{len(costs)} costs for {total} jobs")
     address = dask_scheduler_address(dask_scheduler)
     workers = min(n_jobs, total)
     if workers > 1 and address is None and not _have_joblib():
@@ -278,29 +285,33 @@ def run_jobs(
         if address is None and workers == 1:
             # One at a time, in this process: joblib is not needed.
             collect(_run_job(i, f, a, k, events) for i, (f, a, k) in enumerate(work))
-        elif address is not None:
+        else:
             from joblib import delayed
 
-            calls = (delayed(_run_job)(i, f, a, k, events) for i, (f, a, k) in enumerate(work))
-            _run_on_dask(address, calls, collect)
-        else:
-            from joblib import Parallel, delayed
+            # Costliest first (a stable sort: equal costs keep their order).
+            order = range(total) if costs is None else sorted(range(total), key=lambda i: -costs[i])
+            calls = (delayed(_run_job)(i, *work[i], events) for i in order)
+            if address is not None:
+                _run_on_dask(address, calls, collect)
+            else:
+                from joblib import Parallel
 
-            calls = (delayed(_run_job)(i, f, a, k, events) for i, (f, a, k) in enumerate(work))
-            parallel = Parallel(
-                n_jobs=workers,
-                backend=backend,
-                return_as="generator_unordered",
-                max_nbytes=max_nbytes,
-            )
-            with warnings.catch_warnings():
-                # On Ctrl-C joblib warns that it cancelled the running tasks: that is the point.
-                warnings.filterwarnings("ignore", message=".*still being processed by the workers")
-                results = parallel(calls)
-                try:
-                    collect(results)
-                finally:
-                    results.close()  # after Ctrl-C: stops the workers here, warning filtered
+                parallel = Parallel(
+                    n_jobs=workers,
+                    backend=backend,
+                    return_as="generator_unordered",
+                    max_nbytes=max_nbytes,
+                )
+                with warnings.catch_warnings():
+                    # On Ctrl-C joblib warns that it cancelled the running tasks: the point.
+                    warnings.filterwarnings(
+                        "ignore", message=".*still being processed by the workers"
+                    )
+                    results = parallel(calls)
+                    try:
+                        collect(results)
+                    finally:
+                        results.close()  # after Ctrl-C: stops the workers, warning filtered
     except KeyboardInterrupt as exc:
         # Leaving the generator has stopped the workers (joblib aborts the rest).
         done = [finished[i] for i in sorted(finished)]

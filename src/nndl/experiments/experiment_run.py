@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import io
+import itertools
 import math
 import os
 import platform
@@ -484,14 +485,15 @@ class ExperimentRun:
         must be picklable. Returns their :class:`TrainRun` and records them in
         the order given, whatever order they finish in: each training's
         numbers depend only on its own arguments, so ``settings.jobs`` 1 and 2
-        give the same results. Every training runs with one BLAS thread, and
+        give the same results; the longest (epochs x examples x weights) start
+        first. Every training runs with one BLAS thread, and
         the training data is memory mapped, not copied, into the workers. A
         training that raises does not stop the others; the first such error
         is raised once all have finished (their records kept).
         """
         from ..jobs import JobsInterrupted, run_jobs
 
-        work, labels = [], []
+        work, labels, costs = [], [], []
         converted: dict = {}  # (id, dtype) -> (the array given, the same in the network's dtype)
 
         def in_dtype(array, dtype):
@@ -529,6 +531,9 @@ class ExperimentRun:
             }
             work.append((fit_network, (sizes, X, y), kwargs))
             labels.append((label, seed, int(np.asarray(X).shape[0]), evaluation))
+            # Examples seen times weights: what a training costs, to start the longest first.
+            weights = sum(a * b for a, b in itertools.pairwise(sizes))
+            costs.append(float(t.get("epochs", 1)) * labels[-1][2] * weights)
         progress = self.settings.progress
         reported: set[int] = set()  # the jobs whose epochs came as they trained
 
@@ -562,7 +567,7 @@ class ExperimentRun:
         # A background process at work (the SVM fits) is one of the run's jobs.
         n_jobs = max(1, self.settings.n_jobs - background_running())
         try:
-            results = run_jobs(work, n_jobs=n_jobs, on_result=finished, on_event=event)
+            results = run_jobs(work, n_jobs=n_jobs, on_result=finished, on_event=event, costs=costs)
         except JobsInterrupted as stop:
             # Ctrl-C: the trainings that finished are kept in results.json.
             for result in stop.finished:
