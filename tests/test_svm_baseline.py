@@ -256,7 +256,9 @@ def test_cli_no_svm_cache_fits_again(tmp_path, monkeypatch):
         assert result.exit_code == 0, result.output
         return result.output
 
-    assert "read from the cache" not in run()
+    first = run()
+    assert "read from the cache" not in first
+    assert "SVM on 100 images: fitted in" in first  # --jobs 1: each size as it is fitted
     assert "read from the cache" in run()
     fitted = _fits(monkeypatch)
     assert "read from the cache" not in run("--no-svm-cache")

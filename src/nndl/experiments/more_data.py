@@ -235,7 +235,8 @@ def run(experiment: ExperimentRun) -> None:
             job = None
         elif svm_job is not None:
             # --jobs 1 (one process does everything, one thing after another), or all cached.
-            svm = {int(k): v for k, v in svm_baseline.svm_accuracies(**svm_job[1]).items()}
+            results = svm_baseline.svm_accuracies(**svm_job[1], log=experiment.log)
+            svm = {int(k): v for k, v in results.items()}
     finally:
         if job is not None:
             job.cancel()

@@ -237,7 +237,7 @@ def _write_cached(path: Path, record: dict) -> None:
 
 
 def svm_accuracies(
-    source: str, quick: bool, sizes, gamma=SVM_GAMMA, cache_dir=None, read_cache=True
+    source: str, quick: bool, sizes, gamma=SVM_GAMMA, cache_dir=None, read_cache=True, log=None
 ) -> dict:
     """Fit and score one SVC per size (``more_data`` runs it in a second process).
 
@@ -245,7 +245,8 @@ def svm_accuracies(
     when computed (ISO date) or None]}. Each size's result is written to
     ``cache_dir`` when fitted, and read from it instead when an earlier run
     cached it and ``read_cache`` (its date then says when; None means fitted
-    now). ``cache_dir=None`` neither reads nor writes. A larger kernel cache
+    now). ``cache_dir=None`` neither reads nor writes. ``log(message)``, if
+    given, hears of each size as it is fitted. A larger kernel cache
     than scikit-learn's default (200 MB) only makes the large fits faster;
     the results are the same.
     """
@@ -269,6 +270,11 @@ def svm_accuracies(
         predicted, how = svc_predict(clf, Xv)
         acc = float(np.mean(predicted == yv))
         out[str(n)] = [acc, t1 - t0, time.perf_counter() - t1, None]
+        if log is not None:
+            log(
+                f"SVM on {n:,} images: fitted in {t1 - t0:.1f} s, {Xv.shape[0]:,} images "
+                f"predicted in {out[str(n)][2]:.1f} s ({how}), accuracy {100 * acc:.2f}%"
+            )
         if path is not None:
             _write_cached(
                 path,
