@@ -379,6 +379,14 @@ def test_background_job_runs_with_one_blas_thread(monkeypatch):
     assert BackgroundJob(os.getenv, {"key": "OPENBLAS_NUM_THREADS"}).result() == "1"
 
 
+def test_background_job_hands_its_warnings_to_the_caller():
+    import warnings
+
+    job = BackgroundJob(warnings.warn, {"message": "the cache\nfolder is read-only"})
+    assert job.result() is None
+    assert job.warnings == ["UserWarning: the cache folder is read-only"]
+
+
 def test_background_job_runs_in_another_process():
     job = BackgroundJob(
         fit_power_law, {"sizes": [100, 1000, 10_000], "accuracies": [0.7, 0.85, 0.93]}

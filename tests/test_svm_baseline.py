@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -143,6 +144,20 @@ def test_a_cache_that_cannot_be_written_costs_only_the_cache(tmp_path):
     with pytest.warns(RuntimeWarning, match="not cached"):
         result = svm_accuracies("digits", True, [100], cache_dir=blocked / "svm")
     assert 0.0 < result["100"][0] <= 1.0 and result["100"][3] is None
+
+
+def test_a_cache_the_svm_process_cannot_write_is_reported(tmp_path, monkeypatch):
+    """At --jobs 2 the SVM fits in a second process: its warning reaches the log and report."""
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the cache folder would be")
+    monkeypatch.setattr(svm_baseline, "svm_cache_dir", lambda cache_dir=None: blocked / "svm")
+    stream = io.StringIO()
+    settings = ExperimentSettings(
+        quick=True, data="digits", out=tmp_path / "out", stream=stream, jobs=2
+    )
+    result = run_experiment("more_data", settings)
+    assert any("RuntimeWarning: the SVM result was not cached" in n for n in result["notes"])
+    assert "[more_data] SVM: RuntimeWarning: the SVM result was not cached" in stream.getvalue()
 
 
 def test_the_key_covers_the_data_and_the_settings(tmp_path, monkeypatch):

@@ -42,6 +42,9 @@ __all__ = [
 #: that ``python -m`` runs it fresh rather than as a second copy.
 WORKER_MODULE = "nndl.experiments.background_worker"
 
+#: How the worker marks a warning on its standard error.
+WARNING_PREFIX = "background job warning: "
+
 
 def _import_path(function: Callable) -> str:
     """``"module:function"`` for a function that a new process can import."""
@@ -68,6 +71,8 @@ class BackgroundJob:
     def __init__(self, function: Callable, kwargs: dict):
         self.target = _import_path(function)
         self.started = time.perf_counter()
+        #: The warnings the function gave, as "Category: message" (after :meth:`result`).
+        self.warnings: list[str] = []
         # One BLAS thread, as every job of nndl.jobs: it runs beside them.
         env = dict(os.environ)
         for name in BLAS_THREAD_VARIABLES:
@@ -81,8 +86,16 @@ class BackgroundJob:
         )
 
     def result(self):
-        """Wait for the process; its return value, or a RuntimeError with its stderr."""
+        """Wait for the process; its return value, or a RuntimeError with its stderr.
+
+        The warnings the function gave are in :attr:`warnings` afterwards.
+        """
         out, err = self.proc.communicate()
+        self.warnings = [
+            line.removeprefix(WARNING_PREFIX)
+            for line in err.splitlines()
+            if line.startswith(WARNING_PREFIX)
+        ]
         if self.proc.returncode != 0:
             raise RuntimeError(
                 f"background job {self.target} failed (exit {self.proc.returncode}): "

@@ -228,6 +228,9 @@ def run(experiment: ExperimentRun) -> None:
         if job is not None:
             t0 = time.perf_counter()
             svm = {int(k): v for k, v in job.result().items()}
+            for warning in job.warnings:  # e.g. a cache folder that could not be written
+                experiment.log(f"SVM: {warning}")
+                experiment.note(f"SVM: {warning}")
             experiment.log(
                 f"SVM: waited {time.perf_counter() - t0:.1f} s for the second process "
                 f"(started {time.perf_counter() - job.started:.0f} s ago)"
