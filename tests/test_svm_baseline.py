@@ -273,7 +273,9 @@ def test_cli_no_svm_cache_fits_again(tmp_path, monkeypatch):
 
     first = run()
     assert "read from the cache" not in first
-    assert "SVM on 100 images: fitted in" in first  # --jobs 1: each size as it is fitted
+    # --jobs 1: each size as it is fitted (the run's time left counts trainings only)
+    assert "SVM on 100 images: fitting ..." in first
+    assert "SVM on 100 images: fitted in" in first
     assert "read from the cache" in run()
     fitted = _fits(monkeypatch)
     assert "read from the cache" not in run("--no-svm-cache")
@@ -294,3 +296,27 @@ def test_a_prefetch_that_cannot_load_the_data_leaves_the_error_to_the_experiment
     run = run_all(settings, ["more_data", "softmax"])
     assert "softmax" in run["results"]
     assert "could not be read" in str(run["errors"]["more_data"])
+
+
+@pytest.mark.parametrize("read_cache", [True, False])
+def test_waiting_for_the_svm_process_says_which_sizes_it_still_fits(tmp_path, read_cache):
+    from nndl.experiments.more_data import _say_what_the_svm_has_left
+
+    svm_accuracies("digits", True, [50, 100], cache_dir=tmp_path)
+    said = []
+
+    class Experiment:
+        log = staticmethod(said.append)
+
+    kwargs = {
+        "source": "digits",
+        "quick": True,
+        "sizes": [50, 100, 200, 500],
+        "cache_dir": str(tmp_path),
+        "read_cache": read_cache,
+    }
+    _say_what_the_svm_has_left(Experiment, kwargs)
+    if read_cache:
+        assert said == ["SVM: waiting for the second process; sizes still to fit: 200, 500"]
+    else:  # the process fits every size again: the cache says nothing of its progress
+        assert said == ["SVM: waiting for the second process"]

@@ -227,6 +227,8 @@ def run(experiment: ExperimentRun) -> None:
             )
         if job is not None:
             t0 = time.perf_counter()
+            if job.running():
+                _say_what_the_svm_has_left(experiment, svm_job[1])
             svm = {int(k): v for k, v in job.result().items()}
             for warning in job.warnings:  # e.g. a cache folder that could not be written
                 experiment.log(f"SVM: {warning}")
@@ -289,6 +291,22 @@ def run(experiment: ExperimentRun) -> None:
             )
     experiment.set_config(fits=fits)
     _figures(experiment, sizes, net_acc, svm_n, svm_acc, fits)
+
+
+def _say_what_the_svm_has_left(experiment, kwargs: dict) -> None:
+    """Log which sizes the SVM's process still fits (those not in the cache yet):
+    the run's time left counts trainings only, and the run now waits for it."""
+    message = "SVM: waiting for the second process"
+    if kwargs["read_cache"]:  # else the cache may hold sizes it fits again
+        try:
+            left = svm_baseline.uncached_sizes(
+                kwargs["source"], kwargs["quick"], kwargs["sizes"], kwargs["cache_dir"]
+            )
+        except Exception:  # only a message: the job's own result says what went wrong
+            left = None
+        if left is not None:
+            message += f"; sizes still to fit: {', '.join(f'{n:,}' for n in left) or 'none'}"
+    experiment.log(message)
 
 
 def _note_cached(experiment, svm: dict, cache_dir: str) -> None:

@@ -262,6 +262,8 @@ def svm_accuracies(
         if cached is not None:
             out[str(n)] = cached
             continue
+        if log is not None:  # the run's time left counts trainings only: say what runs
+            log(f"SVM on {n:,} images: fitting ...")
         X = np.asarray(train.X[:n], dtype=np.float64)
         t0 = time.perf_counter()
         clf = SVC(gamma=gamma, C=SVM_SETTINGS["C"], kernel=SVM_SETTINGS["kernel"], cache_size=1000)
