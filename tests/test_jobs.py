@@ -137,7 +137,7 @@ def test_the_costliest_jobs_start_first_and_results_keep_their_order(costs):
     started = [r.value for r in run_jobs(jobs, n_jobs=2, costs=costs)]
     first, last = (started[2:], started[:2]) if costs else (started[:2], started[2:])
     assert max(first) < min(last)
-    with pytest.raises(ValueError, match="3 costs for 4 jobs"):
+    with pytest.raises(ValueError, match="costs has 3 entries for 4 jobs: give one per job"):
         run_jobs(jobs, n_jobs=2, costs=[1, 2, 3])
 
 

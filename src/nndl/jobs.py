@@ -259,7 +259,7 @@ def run_jobs(
     if n_jobs < 1:
         raise ValueError(f"n_jobs must be at least 1, got {n_jobs}")
     if costs is not None and len(costs) != total:
-        raise ValueError(f"{len(costs)} costs for {total} jobs")
+        raise ValueError(f"costs has {len(costs)} entries for {total} jobs: give one per job")
     address = dask_scheduler_address(dask_scheduler)
     workers = min(n_jobs, total)
     if workers > 1 and address is None and not _have_joblib():
