@@ -27,7 +27,15 @@ def test_sigmoid_matches_naive_formula_and_never_warns():
     np.testing.assert_allclose(sigmoid(z), naive_sigmoid(z), rtol=1e-12, atol=1e-15)
     with np.errstate(all="raise"):
         s = sigmoid(np.array([-1e300, -1e9, -800.0, 800.0, 1e9, 1e300, -np.inf, np.inf]))
-    assert np.all(np.isfinite(s)) and s[0] == 0.0 and s[-1] == 1.0
+    assert np.all(s[[0, 1, 2, 6]] == 0.0) and np.all(s[[3, 4, 5, 7]] == 1.0)
+    with np.errstate(all="raise"):
+        s32 = sigmoid(np.array([-np.inf, -1e30, -200.0, 100.0, np.inf], dtype=np.float32))
+    assert s32.dtype == np.float32 and np.all(s32[:3] == 0.0) and np.all(s32[3:] == 1.0)
+    # Where 1 + tanh(z/2) would cancel, the value keeps its relative precision.
+    np.testing.assert_allclose(
+        sigmoid(np.array([-40.0, -100.0])), np.exp([-40.0, -100.0]), rtol=1e-12
+    )
+    assert sigmoid(0.0) == 0.5 and isinstance(sigmoid(0.0), np.float64)
 
 
 def test_tanh_sigmoid_identity():

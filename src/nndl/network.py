@@ -45,6 +45,10 @@ __all__ = ["Network", "NetworkConfig"]
 #: The defaults of a network's settings (:mod:`nndl.settings`).
 _DEFAULTS = defaults("network")
 
+#: Examples per forward pass when predicting or evaluating a data set: bounds
+#: the memory of the activations (10,000 x 100 float64 is 8 MB per layer).
+EVALUATION_CHUNK = 10_000
+
 
 @dataclass
 class NetworkConfig:
@@ -446,7 +450,7 @@ class Network:
         for start in range(0, n, batch_size):
             yield slice(start, min(start + batch_size, n))
 
-    def predict_proba(self, X, batch_size: int = 10_000) -> np.ndarray:
+    def predict_proba(self, X, batch_size: int = EVALUATION_CHUNK) -> np.ndarray:
         """Output activations, evaluated in chunks to bound memory: shape (m, n_L)."""
         X = self.check_X(X)
         batch_size = check_range("batch_size", batch_size, low=1, integer=True)
@@ -455,11 +459,11 @@ class Network:
             out[s] = self.output_activation.fn(self.output_z(X[s]))
         return out
 
-    def predict(self, X, batch_size: int = 10_000) -> np.ndarray:
+    def predict(self, X, batch_size: int = EVALUATION_CHUNK) -> np.ndarray:
         """Predicted class of each example: argmax of the output activations."""
         return np.argmax(self.predict_proba(X, batch_size), axis=1)
 
-    def accuracy(self, X, y, batch_size: int = 10_000) -> float:
+    def accuracy(self, X, y, batch_size: int = EVALUATION_CHUNK) -> float:
         """Fraction of examples whose predicted class equals the label.
 
         ``y`` may be integer labels (m,) or one-hot rows (m, k).
@@ -476,7 +480,7 @@ class Network:
         l2: float = 0.0,
         l1: float = 0.0,
         n: int | None = None,
-        batch_size: int = 10_000,
+        batch_size: int = EVALUATION_CHUNK,
     ) -> float:
         """Mean cost over a data set plus the regularization term.
 
@@ -505,7 +509,7 @@ class Network:
         l2: float = 0.0,
         l1: float = 0.0,
         n: int | None = None,
-        batch_size: int = 10_000,
+        batch_size: int = EVALUATION_CHUNK,
     ) -> dict:
         """Cost (as :meth:`cost_value`) and accuracy (as :meth:`accuracy`) in one pass.
 
@@ -513,11 +517,21 @@ class Network:
         Returns ``{"loss": ..., "accuracy": ...}`` with the keys asked for.
         """
         X = self.check_X(X)
-        m = X.shape[0]
-        Y = self.check_y(y, m)
-        labels = labels_of(Y) if accuracy else None
-        n = self._training_set_size(n, m)
+        Y = self.check_y(y, X.shape[0])
+        n = self._training_set_size(n, X.shape[0])
         batch_size = check_range("batch_size", batch_size, low=1, integer=True)
+        return self._evaluate_checked(
+            X, Y, cost=cost, accuracy=accuracy, l2=l2, l1=l1, n=n, batch_size=batch_size
+        )
+
+    def _evaluate_checked(
+        self, X, Y, *, cost: bool, accuracy: bool, l2: float, l1: float, n: int, batch_size: int
+    ) -> dict:
+        """:meth:`evaluate` on data already checked by :meth:`check_X` and
+        :meth:`check_y` (a trainer's, after every epoch): checking 10,000
+        MNIST images for nan again costs about a sixth of the evaluation."""
+        m = X.shape[0]
+        labels = labels_of(Y) if accuracy else None
         total, correct = 0.0, 0
         for s in self._chunks(m, batch_size):
             z = self.output_z(X[s])

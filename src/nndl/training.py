@@ -40,7 +40,7 @@ from .checkpoint import (
 )
 from .kernels import ENGINES, choose_engine, compiled_loop
 from .limits import short_repr
-from .network import Network
+from .network import EVALUATION_CHUNK, Network
 from .optimizers import Optimizer, get_optimizer
 from .regularizers import regularizers_for
 from .settings import default
@@ -284,6 +284,20 @@ class Trainer:
             X, Y, cost=cost, accuracy=accuracy, l2=cfg.l2, l1=cfg.l1, n=self.n or X.shape[0]
         )
 
+    def _evaluate_own(self, X, Y, *, cost: bool, accuracy: bool) -> dict:
+        """:meth:`evaluate` on the trainer's own data, checked once by ``fit``."""
+        cfg = self.config
+        return self.network._evaluate_checked(
+            X,
+            Y,
+            cost=cost,
+            accuracy=accuracy,
+            l2=cfg.l2,
+            l1=cfg.l1,
+            n=self.n or X.shape[0],
+            batch_size=EVALUATION_CHUNK,
+        )
+
     @property
     def train_data(self):
         """The validated training pair (X, Y) of the current ``fit``."""
@@ -316,11 +330,11 @@ class Trainer:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
             try:
                 if "loss" in mon or "accuracy" in mon:
-                    r = self.evaluate(X, Y, cost="loss" in mon, accuracy="accuracy" in mon)
+                    r = self._evaluate_own(X, Y, cost="loss" in mon, accuracy="accuracy" in mon)
                     logs.update(r)
                 if self._validation is not None and ("val_loss" in mon or "val_accuracy" in mon):
                     Xv, Yv = self._validation
-                    r = self.evaluate(
+                    r = self._evaluate_own(
                         Xv, Yv, cost="val_loss" in mon, accuracy="val_accuracy" in mon
                     )
                     logs.update({f"val_{k}": v for k, v in r.items()})
