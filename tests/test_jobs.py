@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -87,6 +88,44 @@ def test_events_a_job_reports_reach_the_caller_in_order_before_its_result(n_jobs
     # Outside a job, or without on_event, reporting does nothing.
     assert counts_out_loud(1) == 1
     assert [r.value for r in run_jobs([(counts_out_loud, (2,))], n_jobs=2)] == [2]
+
+
+@pytest.mark.parametrize("backend", ["loky", "threading"])
+def test_events_from_reused_workers_reach_each_run_and_a_wrong_key_is_ignored(backend):
+    """Workers outlive a run (joblib reuses them): each run's events reach that run's
+    caller, however many runs a worker served, and nothing forks a process."""
+    from multiprocessing import AuthenticationError
+    from multiprocessing.connection import Client
+
+    import nndl.jobs as jobs
+
+    before = multiprocessing.active_children()
+    for run in range(3):
+        log = []
+        servers = []
+        real = jobs._EventServer
+
+        def keep(queue, _real=real, _servers=servers):
+            server = _real(queue)
+            _servers.append(server)
+            with pytest.raises((AuthenticationError, OSError)):  # a stranger is refused
+                Client(server.channel.address, authkey=b"not the key").close()
+            return server
+
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(jobs, "_EventServer", keep)
+            results = run_jobs(
+                [(counts_out_loud, (n,)) for n in (2, 3, 1, 2)],
+                n_jobs=2,
+                backend=backend,
+                on_event=lambda index, event, log=log: log.append((index, *event)),
+            )
+        assert [r.value for r in results] == [2, 3, 1, 2]
+        assert len(servers) == 1, run
+        for index, n in enumerate((2, 3, 1, 2)):
+            mine = [entry[1:] for entry in log if entry[0] == index]
+            assert mine == [("begin", n), *[("step", k) for k in range(1, n + 1)]], run
+    assert multiprocessing.active_children() == before
 
 
 def presses_ctrl_c() -> None:

@@ -32,9 +32,9 @@ What it guarantees:
 
 - **Progress from inside a job.** A job may call :func:`report` (e.g. after
   every epoch); with ``on_event`` given, :func:`run_jobs` passes each event
-  to it in the calling process while the jobs run, through a queue of a
-  :class:`multiprocessing.Manager` (an in-process queue at one job). Every
-  event a job sent is handed over before that job's ``on_result``.
+  to it in the calling process while the jobs run, through a local
+  connection (an in-process queue at one job). Every event a job sent is
+  handed over before that job's ``on_result``.
 
 With a Dask scheduler address (``dask_scheduler=`` or the environment variable
 ``NNDL_DASK_SCHEDULER``) the same jobs run on that Dask cluster through
@@ -270,7 +270,7 @@ def run_jobs(
         )
         workers = 1
     listener = None if on_event is None or address is not None else _Listener(on_event, workers)
-    events = None if listener is None else listener.queue
+    events = None if listener is None else listener.channel
     finished: dict[int, JobResult] = {}
 
     def collect(results) -> None:
@@ -327,22 +327,17 @@ class _Listener:
 
     A thread takes them from the queue as they come; :meth:`drain` takes what
     is queued at once (before a job's result is handed over). One job at a
-    time runs in this process and gets a plain queue; worker processes get a
-    :class:`multiprocessing.Manager` queue.
+    time runs in this process and puts its events straight on a plain queue;
+    worker processes send theirs through an :class:`_EventChannel`.
     """
 
     def __init__(self, on_event: Callable[[int, tuple], None], workers: int):
         import queue
 
         self.on_event = on_event
-        self.manager = None
-        if workers > 1:
-            import multiprocessing
-
-            self.manager = multiprocessing.Manager()
-            self.queue = self.manager.Queue()
-        else:
-            self.queue = queue.Queue()
+        self.queue = queue.Queue()
+        self.server = _EventServer(self.queue) if workers > 1 else None
+        self.channel = self.queue if self.server is None else self.server.channel
         self._empty = queue.Empty
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -350,13 +345,10 @@ class _Listener:
         self._thread.start()
 
     def _take(self, timeout: float | None) -> bool:
-        """Hand over one event; False when none came (or the queue is gone)."""
+        """Hand over one event; False when none came."""
         try:
             index, event = self.queue.get(timeout=timeout) if timeout else self.queue.get_nowait()
         except self._empty:
-            return False
-        except (EOFError, OSError):  # the manager stopped (Ctrl-C)
-            self._stop.set()
             return False
         self.on_event(index, event)
         return True
@@ -374,9 +366,123 @@ class _Listener:
     def close(self) -> None:
         self._stop.set()
         self._thread.join()
+        if self.server is not None:
+            self.server.close()
         self.drain()
-        if self.manager is not None:
-            self.manager.shutdown()
+
+
+class _EventServer:
+    """Receives the jobs' events over local connections and puts them on ``queue``.
+
+    A :class:`multiprocessing.connection.Listener` (a Unix socket, a named
+    pipe on Windows) with a random key: no process is started, so nothing
+    forks while this process has threads (which Python 3.12 and later warn
+    about, and which can deadlock), and a script without an ``if __name__ ==
+    "__main__"`` guard is not run again. Each event is acknowledged, so that
+    when a job's result arrives every event it sent is already on the queue.
+    One thread accepts connections, one reads them all.
+    """
+
+    def __init__(self, queue):
+        from multiprocessing.connection import Listener
+
+        self.queue = queue
+        authkey = os.urandom(32)
+        self._listener = Listener(authkey=authkey)
+        self.channel = _EventChannel(self._listener.address, authkey)
+        self._closed = threading.Event()
+        self._connections: list = []
+        self._threads = [
+            threading.Thread(target=self._accept, name="nndl-job-connections", daemon=True),
+            threading.Thread(target=self._read, name="nndl-job-events-in", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _accept(self) -> None:
+        from multiprocessing import AuthenticationError
+
+        while not self._closed.is_set():
+            try:
+                connection = self._listener.accept()
+            except AuthenticationError:  # not one of our workers: ignore it
+                continue
+            except OSError:
+                return
+            if self._closed.is_set():
+                connection.close()
+                return
+            self._connections.append(connection)
+
+    def _read(self) -> None:
+        from multiprocessing.connection import wait
+
+        while not self._closed.is_set():
+            for connection in wait(list(self._connections), timeout=0.05):
+                try:
+                    self.queue.put(connection.recv())
+                    connection.send(True)
+                except (EOFError, OSError):  # that worker went away
+                    self._connections.remove(connection)
+                    connection.close()
+            if not self._connections:
+                self._closed.wait(0.05)
+
+    def close(self) -> None:
+        """Stop accepting and reading; the events received so far stay on the queue."""
+        from multiprocessing.connection import Client
+
+        self._closed.set()
+        try:  # wake the thread blocked in accept()
+            Client(self.channel.address, authkey=self.channel.authkey).close()
+        except OSError:
+            pass
+        for thread in self._threads:
+            thread.join()
+        self._listener.close()
+        for connection in self._connections:
+            connection.close()
+
+
+@dataclass(frozen=True)
+class _EventChannel:
+    """Where a job in a worker process sends its events: picklable, connects on first use."""
+
+    address: Any
+    authkey: bytes = field(repr=False)
+
+    def put(self, item) -> None:
+        connection = _event_connections.get(self)
+        if connection is None:
+            from multiprocessing.connection import Client
+
+            _event_connections.close()  # a previous run's, if this worker served one
+            connection = Client(self.address, authkey=self.authkey)
+            _event_connections.set(self, connection)
+        connection.send(item)
+        connection.recv()  # the acknowledgement: the event is on the caller's queue
+
+
+class _ConnectionCache(threading.local):
+    """A worker's connection to the current run's :class:`_EventServer` (one per thread)."""
+
+    channel: _EventChannel | None = None
+    connection: Any = None
+
+    def get(self, channel: _EventChannel):
+        return self.connection if self.channel == channel else None
+
+    def set(self, channel: _EventChannel, connection) -> None:
+        self.channel, self.connection = channel, connection
+
+    def close(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(OSError):
+                self.connection.close()
+        self.channel = self.connection = None
+
+
+_event_connections = _ConnectionCache()
 
 
 def _run_on_dask(address: str, calls, collect) -> None:
