@@ -205,3 +205,23 @@ def test_ci_runs_the_readmes_test_command_verbatim():
     assert commands, "README.md lacks its test command"
     assert all(c == commands[0] for c in commands)
     assert commands[0] in ci.splitlines()
+
+
+def test_commands_outside_the_schema_take_its_defaults_and_flags():
+    """`nndl data expand --seed` builds what `nndl train --expand` builds by default, and
+    the many-run commands' --tensorboard is `nndl train`'s option."""
+    import click
+
+    from nndl.cli import cli
+
+    expand = cli.commands["data"].commands["expand"]
+    seed = next(p for p in expand.params if p.name == "seed")
+    assert seed.default == settings.default("expand_seed")
+    row = settings.get("tensorboard")
+    for path in (["experiment", "run"], ["search"]):
+        command = cli
+        for name in path:
+            command = command.commands[name]
+        option = next(p for p in command.params if p.name == "tensorboard")
+        assert isinstance(option, click.Option) and tuple(option.opts) == row.flags, path
+        assert option.type.get_metavar(option) == row.kind.metavar, path

@@ -18,6 +18,7 @@ __all__ = [
     "MAX_CHECKPOINT_BYTES",
     "MAX_CHECKPOINT_META_BYTES",
     "MAX_CONFIG_FILE_BYTES",
+    "MAX_IMAGE_PIXELS",
     "MAX_LAYERS",
     "MAX_MESSAGE_CHARS",
     "MAX_MODEL_FILE_BYTES",
@@ -43,6 +44,9 @@ MAX_CHECKPOINT_BYTES = 8 * 2**30
 MAX_CHECKPOINT_META_BYTES = 256 * 2**20
 #: A run configuration file (``--config``).
 MAX_CONFIG_FILE_BYTES = 16 * 2**20
+#: An image file read as a digit (Pillow's own default limit, about 9459 x 9459
+#: pixels): a larger one is refused before it is decoded.
+MAX_IMAGE_PIXELS = 89_478_485
 #: Depth of nested lists and tables in a configuration, a checkpoint's JSON or a model's metadata.
 MAX_NESTING = 100
 #: An error message printed by the command line (longer ones are cut).

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import click
 
+from .. import settings as run_settings
+
 __all__ = ["data"]
 
 _DATA_NAMES = ["mnist", "mnist-idx", "fashion-mnist", "digits"]
@@ -194,7 +196,13 @@ def _show_cache_contents(cache: Path) -> None:
 @click.option(
     "--copies", type=click.IntRange(min=1), help="distorted copies per image (recipes; default 4)"
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=run_settings.default("expand_seed"),
+    show_default=True,
+    help="seed of the distortions (`nndl train --expand` builds with the same default)",
+)
 @click.option("--no-original", is_flag=True, help="leave the untouched images out")
 @click.option(
     "--out",

@@ -80,12 +80,13 @@ def setting_options(settings, command: str, **kwargs):
 
 
 def tensorboard_option(runs: str):
-    """``--tensorboard DIR`` of a command that trains many runs; ``runs`` says which
-    runs write event files, and where under DIR (``nndl train`` has its schema row)."""
+    """``--tensorboard DIR`` of a command that trains many runs, from the setting's schema
+    row (``nndl train``'s); ``runs`` says which runs write event files, and where under DIR."""
+    s = run_settings.get("tensorboard")
     return click.option(
-        "--tensorboard",
-        type=click.Path(file_okay=False),
+        *s.flags,
+        s.name,
+        type=SettingType(s),
         default=None,
-        metavar="DIR",
         help=f"Write TensorBoard event files of {runs} (needs nndl[tensorboard]).",
     )

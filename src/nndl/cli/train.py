@@ -34,6 +34,7 @@ from typing import Any
 import click
 import numpy as np
 
+from .. import settings as run_settings
 from .._io import (
     atomic_write_json,
     remove_stale_temp_files,
@@ -241,7 +242,7 @@ def _load_data(data_cfg: dict, quiet: bool):
             train.X,
             train.y,
             data_cfg["expand"],
-            seed=data_cfg.get("expand_seed", 0),
+            seed=data_cfg.get("expand_seed", run_settings.default("expand_seed")),
             copies=data_cfg.get("expand_copies"),
             cache_dir=data_dir(data_cfg.get("data_dir")) / "expanded",
         )

@@ -42,7 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from .._validation import check_range
-from ..limits import clip
+from ..limits import MAX_IMAGE_PIXELS, clip
 
 __all__ = [
     "MAX_IMAGE_PIXELS",
@@ -56,10 +56,6 @@ __all__ = [
     "save_input_image",
     "stroke_width",
 ]
-
-#: The largest image read, in pixels (Pillow's own default limit, about
-#: 9459 x 9459): a larger one is refused before it is decoded.
-MAX_IMAGE_PIXELS = 89_478_485
 
 #: Images with a longer side are reduced (averaging blocks of pixels) before
 #: they are prepared: the digit ends up 20 pixels high anyway.
