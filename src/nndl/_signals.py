@@ -13,10 +13,21 @@ second Ctrl-C cannot leave a run without its model.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import stat
 import threading
 
-__all__ = ["STOP_SIGNALS", "exit_status", "signal_name", "signals_held", "stop_signal_handler"]
+__all__ = [
+    "STOP_SIGNALS",
+    "StopSignal",
+    "exit_status",
+    "signal_name",
+    "signals_held",
+    "silence_hung_up_terminal",
+    "stop_signal_handler",
+    "stop_signals_interrupt",
+]
 
 #: The signals that ask a run to stop, those this platform has.
 STOP_SIGNALS: tuple[int, ...] = tuple(
@@ -82,3 +93,50 @@ def signals_held(notify=None, *, signals=STOP_SIGNALS, deliver: bool = True):
         yield received
     if deliver and received:
         signal.raise_signal(received[0])
+
+
+class StopSignal(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where Ctrl-C raises KeyboardInterrupt: code that keeps
+    what finished on Ctrl-C keeps it on these too. ``signum`` is the signal's number."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by {signal_name(signum)}")
+        self.signum = signum
+
+
+def silence_hung_up_terminal() -> None:
+    """Send stdout and stderr to /dev/null where they are a terminal that hung up.
+
+    After SIGHUP (the terminal closed) every write to it fails; without this
+    the first message would stop a run before it has written its files.
+    """
+    for fd in (1, 2):
+        try:
+            dead = stat.S_ISCHR(os.fstat(fd).st_mode) and not os.isatty(fd)
+        except OSError:
+            continue
+        if dead:  # a terminal hung up (or /dev/null already)
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, fd)
+            os.close(null)
+
+
+@contextlib.contextmanager
+def stop_signals_interrupt(signals=STOP_SIGNALS):
+    """While active, SIGTERM and SIGHUP raise :class:`StopSignal` as Ctrl-C raises
+    KeyboardInterrupt (SIGINT keeps Python's own handler).
+
+    A command then stops on them as on Ctrl-C, keeping what finished, and
+    exits with 128 plus the signal's number; code that answers a signal
+    itself (``nndl train`` stops after the mini-batch) installs its own
+    handlers inside the block.
+    """
+    sigint = getattr(signal, "SIGINT", None)
+
+    def handler(signum, frame):
+        if signum == getattr(signal, "SIGHUP", None):
+            silence_hung_up_terminal()
+        raise StopSignal(signum)
+
+    with stop_signal_handler(handler, tuple(s for s in signals if s != sigint)):
+        yield

@@ -38,11 +38,13 @@ exit status; ``NNDL_DEBUG=1`` shows the traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
 import click
 
+from .._signals import StopSignal, exit_status, stop_signals_interrupt
 from .._version import __version__
 from ..settings import Setting
 from . import data, evaluate, experiment, export, search, train, tune
@@ -93,10 +95,15 @@ def main(argv: list[str] | None = None) -> None:
     """Run the command line; expected errors become one line on stderr and an exit status."""
     debug = os.environ.get("NNDL_DEBUG", "") not in ("", "0")
     try:
-        rc = cli.main(args=argv, prog_name="nndl", standalone_mode=False)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("nndl: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        # SIGTERM and SIGHUP stop every command as Ctrl-C does, keeping what finished.
+        with stop_signals_interrupt():
+            rc = cli.main(args=argv, prog_name="nndl", standalone_mode=False)
+    except (click.exceptions.Abort, KeyboardInterrupt) as exc:
+        # click turns KeyboardInterrupt into Abort; the signal is in the chain.
+        stop = next((e for e in _chain(exc) if isinstance(e, StopSignal)), None)
+        with contextlib.suppress(OSError):
+            click.echo("nndl: interrupted" if stop is None else f"nndl: {stop}", err=True)
+        sys.exit(EXIT_INTERRUPTED if stop is None else exit_status(stop.signum))
     except click.ClickException as exc:
         no_args = getattr(click.exceptions, "NoArgsIsHelpError", ())
         if isinstance(exc, no_args):  # `nndl` or `nndl data` alone: show the help
@@ -120,3 +127,12 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"nndl: error: {resource_message(exc)} (NNDL_DEBUG=1 shows where)", err=True)
         sys.exit(EXIT_ERROR)
     sys.exit(rc if isinstance(rc, int) else 0)
+
+
+def _chain(exc: BaseException | None):
+    """``exc`` and the exceptions it was raised from or during, innermost last."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__

@@ -22,7 +22,6 @@ import json
 import math
 import os
 import signal
-import stat
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ from .._io import (
     atomic_write_json,
     remove_stale_temp_files,
 )
-from .._signals import signal_name, signals_held
+from .._signals import signal_name, signals_held, silence_hung_up_terminal
 from .._version import __version__
 from ..callbacks import (
     Callback,
@@ -356,15 +355,7 @@ def _say(message: str, quiet: bool = False) -> None:
     terminal fails; its standard streams then go to /dev/null, so that the
     run still writes its files and exits with its status.
     """
-    for fd in (1, 2):
-        try:
-            dead = stat.S_ISCHR(os.fstat(fd).st_mode) and not os.isatty(fd)
-        except OSError:
-            continue
-        if dead:  # a terminal hung up (or /dev/null already)
-            null = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(null, fd)
-            os.close(null)
+    silence_hung_up_terminal()
     if quiet:
         return
     # RuntimeError: a signal's notice came while the stream was being written
