@@ -349,26 +349,45 @@ def test_one_job_runs_the_svm_in_the_experiment_itself(tmp_path, monkeypatch):
     assert any(key.startswith("svm ") for key in metrics)
 
 
-def test_a_background_process_counts_as_one_of_the_jobs(tmp_path, monkeypatch):
-    """While the SVM's process works, the trainings get one process less."""
+def test_trainings_share_the_cores_with_a_background_process_until_it_ends(tmp_path, monkeypatch):
+    """While the SVM's process works, the trainings run in waves on the cores it leaves
+    (it counts as one of the jobs); once it has finished, the rest of the batch gets
+    every core at once. The numbers and their order do not change."""
     import nndl.experiments.experiment_run as experiment_run
     import nndl.jobs
 
-    asked = []
+    asked = []  # (n_jobs, jobs) of each call
     run_jobs = nndl.jobs.run_jobs
 
     def spy(jobs, *args, n_jobs=None, **kwargs):
-        asked.append(n_jobs)
+        jobs = list(jobs)
+        asked.append((n_jobs, len(jobs)))
         return run_jobs(jobs, *args, n_jobs=n_jobs, **kwargs)
 
     monkeypatch.setattr(nndl.jobs, "run_jobs", spy)
-    for running, jobs in ((0, 3), (1, 3), (1, 1)):
-        monkeypatch.setattr(experiment_run, "background_running", lambda running=running: running)
+    metrics = {}
+    # learning_rate trains three configurations. ``checks``: how many times the
+    # background is still found at work (before the batch, then before each wave).
+    for checks, jobs, expected in (
+        (0, 3, [(3, 3)]),  # none: the batch at once
+        (2, 2, [(1, 1), (2, 2)]),  # it ends after the first wave: the other two at once
+        (99, 3, [(2, 2), (1, 1)]),  # it works throughout: waves on the two cores left
+        (99, 1, [(1, 1)] * 3),
+    ):
+        left = [checks]
+
+        def running(left=left):
+            left[0] -= 1
+            return int(left[0] >= 0)
+
+        monkeypatch.setattr(experiment_run, "background_running", running)
+        asked.clear()
         settings = ExperimentSettings(
-            quick=True, data="digits", out=tmp_path / f"{running}-{jobs}", verbose=False, jobs=jobs
+            quick=True, data="digits", out=tmp_path / f"{checks}-{jobs}", verbose=False, jobs=jobs
         )
-        run_experiment("learning_rate", settings)
-    assert asked == [3, 2, 1]
+        metrics[checks, jobs] = run_experiment("learning_rate", settings)["metrics"]
+        assert asked == expected, (checks, jobs)
+    assert len({json.dumps(m, sort_keys=True) for m in metrics.values()}) == 1
 
 
 def test_background_job_runs_with_one_blas_thread(monkeypatch):

@@ -5,8 +5,9 @@ use a core of their own while the other experiments train; the experiment
 that needs them takes the job (:func:`take_background`) and waits for its
 result. Jobs nobody took are stopped at the end (:func:`cancel_background`).
 A background process counts as one of the run's ``--jobs``: while one is at
-work the trainings get one process less (:func:`background_running`), and
-with ``--jobs 1`` the SVM fits run in the experiment itself instead.
+work the trainings run on the cores it leaves (:func:`background_running`),
+taking its core back as soon as it has finished, and with ``--jobs 1`` the
+SVM fits run in the experiment itself instead.
 
 A job is a module-level function of ours, called with JSON-able keyword
 arguments, returning something JSON-able. The second process is a plain

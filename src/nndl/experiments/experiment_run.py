@@ -37,7 +37,7 @@ import platform
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
@@ -124,8 +124,8 @@ class ExperimentSettings:
     jobs : int, optional
         How many processes work at once (default: the number of cores): the
         trainings of :meth:`ExperimentRun.train_many`, each in its own, and
-        a background process (the SVM fits) counted among them; with 1,
-        everything runs one after another in this process. The numbers do
+        a background process (the SVM fits) counted among them while it
+        works; with 1, everything runs one after another in this process. The numbers do
         not depend on it.
     """
 
@@ -564,10 +564,10 @@ class ExperimentRun:
                 progress.epoch_done(epochs, key=key)
             progress.end(key=key)
 
-        # A background process at work (the SVM fits) is one of the run's jobs.
-        n_jobs = max(1, self.settings.n_jobs - background_running())
         try:
-            results = run_jobs(work, n_jobs=n_jobs, on_result=finished, on_event=event, costs=costs)
+            results = _run_beside_background(
+                run_jobs, work, self.settings.n_jobs, costs, on_result=finished, on_event=event
+            )
         except JobsInterrupted as stop:
             # Ctrl-C: the trainings that finished are kept in results.json.
             for result in stop.finished:
@@ -820,3 +820,51 @@ class ExperimentRun:
         if self.settings.verbose:
             self._print(format_table(res))
         return res
+
+
+def _run_beside_background(run_jobs, work, n_jobs: int, costs, *, on_result, on_event):
+    """:func:`nndl.jobs.run_jobs` for one batch of trainings, sharing the cores with a
+    background process (the SVM fits) while one is at work.
+
+    A background process is one of the run's ``n_jobs``. While it works, the
+    trainings run in waves on the cores it leaves, costliest first, asking
+    again after each wave; as soon as it has finished, the rest of the batch
+    gets every core. (A whole batch started on the cores left would keep one
+    idle from the moment the background ends to the batch's end.) On a Dask
+    cluster the batch goes at once: the cluster's workers are not this
+    machine's cores. Results come in the order of ``work``, as from
+    ``run_jobs``; Ctrl-C raises :class:`~nndl.jobs.JobsInterrupted` with
+    every wave's finished trainings.
+    """
+    from ..jobs import JobResult, JobsInterrupted, dask_scheduler_address
+
+    if dask_scheduler_address() is not None or not background_running():
+        return run_jobs(work, n_jobs=n_jobs, on_result=on_result, on_event=on_event, costs=costs)
+    total = len(work)
+    order = sorted(range(total), key=lambda i: -costs[i])  # stable: equal costs keep order
+    finished: dict[int, JobResult] = {}
+    start = 0
+    while start < total:
+        busy = background_running()
+        wave = order[start:] if not busy else order[start : start + max(1, n_jobs - busy)]
+        start += len(wave)
+
+        def mapped_result(result, done, _total, wave=wave):
+            result = replace(result, index=wave[result.index])
+            finished[result.index] = result
+            on_result(result, len(finished), total)
+
+        def mapped_event(index, what, wave=wave):
+            on_event(wave[index], what)
+
+        try:
+            run_jobs(
+                [work[i] for i in wave],
+                n_jobs=min(len(wave), n_jobs if not busy else max(1, n_jobs - busy)),
+                on_result=mapped_result,
+                on_event=mapped_event,
+                costs=[costs[i] for i in wave],
+            )
+        except JobsInterrupted as stop:
+            raise JobsInterrupted([finished[i] for i in sorted(finished)], total) from stop
+    return [finished[i] for i in range(total)]
