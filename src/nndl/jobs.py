@@ -388,7 +388,9 @@ class _EventServer:
 
         self.queue = queue
         authkey = os.urandom(32)
-        self._listener = Listener(authkey=authkey)
+        # A deep backlog: where a full one refuses a connection at once (macOS),
+        # a worker connecting while others do would lose its events.
+        self._listener = Listener(authkey=authkey, backlog=64)
         self.channel = _EventChannel(self._listener.address, authkey)
         self._closed = threading.Event()
         self._connections: list = []
@@ -400,29 +402,38 @@ class _EventServer:
             thread.start()
 
     def _accept(self) -> None:
-        from multiprocessing import AuthenticationError
-
         while not self._closed.is_set():
             try:
                 connection = self._listener.accept()
-            except AuthenticationError:  # not one of our workers: ignore it
+            except Exception:  # a failed handshake: a stranger, a worker killed mid-way, close()
+                if self._closed.is_set():
+                    return
+                time.sleep(0.01)  # never a busy loop, whatever went wrong
                 continue
-            except OSError:
-                return
             if self._closed.is_set():
                 connection.close()
                 return
             self._connections.append(connection)
 
     def _read(self) -> None:
+        import pickle
         from multiprocessing.connection import wait
 
         while not self._closed.is_set():
             for connection in wait(list(self._connections), timeout=0.05):
                 try:
-                    self.queue.put(connection.recv())
-                    connection.send(True)
+                    data = connection.recv_bytes()
                 except (EOFError, OSError):  # that worker went away
+                    self._connections.remove(connection)
+                    connection.close()
+                    continue
+                try:
+                    self.queue.put(pickle.loads(data))
+                except Exception:  # an event that cannot be rebuilt here is dropped
+                    pass
+                try:
+                    connection.send(True)  # always: the worker waits for it
+                except OSError:
                     self._connections.remove(connection)
                     connection.close()
             if not self._connections:
@@ -430,18 +441,39 @@ class _EventServer:
 
     def close(self) -> None:
         """Stop accepting and reading; the events received so far stay on the queue."""
-        from multiprocessing.connection import Client
-
         self._closed.set()
-        try:  # wake the thread blocked in accept()
-            Client(self.channel.address, authkey=self.channel.authkey).close()
-        except OSError:
-            pass
+        _wake(self._listener.address)
         for thread in self._threads:
-            thread.join()
+            thread.join(timeout=5)
         self._listener.close()
         for connection in self._connections:
             connection.close()
+
+
+def _wake(address) -> None:
+    """Connect to ``address`` and leave at once, so that a thread blocked in the
+    listener's ``accept()`` returns (its handshake fails; it sees it is closed).
+
+    A plain socket where there is one: it never waits for the handshake, which
+    the accepting thread may not answer any more. A named pipe (Windows) is
+    opened from a daemon thread, for the same reason.
+    """
+    from multiprocessing.connection import Client, address_type
+
+    if address_type(address) == "AF_PIPE":
+
+        def connect() -> None:
+            with contextlib.suppress(Exception):
+                Client(address).close()
+
+        threading.Thread(target=connect, name="nndl-job-wake", daemon=True).start()
+        return
+    import socket
+
+    family = socket.AF_UNIX if address_type(address) == "AF_UNIX" else socket.AF_INET
+    with contextlib.suppress(OSError), socket.socket(family) as sock:
+        sock.settimeout(1.0)
+        sock.connect(address)
 
 
 @dataclass(frozen=True)
