@@ -844,27 +844,28 @@ def _run_beside_background(run_jobs, work, n_jobs: int, costs, *, on_result, on_
     order = sorted(range(total), key=lambda i: -costs[i])  # stable: equal costs keep order
     finished: dict[int, JobResult] = {}
     start = 0
-    while start < total:
-        busy = background_running()
-        wave = order[start:] if not busy else order[start : start + max(1, n_jobs - busy)]
-        start += len(wave)
+    try:
+        while start < total:
+            busy = background_running()
+            n_wave = n_jobs if not busy else max(1, n_jobs - busy)
+            wave = order[start:] if not busy else order[start : start + n_wave]
+            start += len(wave)
 
-        def mapped_result(result, done, _total, wave=wave):
-            result = replace(result, index=wave[result.index])
-            finished[result.index] = result
-            on_result(result, len(finished), total)
+            def mapped_result(result, done, _total, wave=wave):
+                result = replace(result, index=wave[result.index])
+                finished[result.index] = result
+                on_result(result, len(finished), total)
 
-        def mapped_event(index, what, wave=wave):
-            on_event(wave[index], what)
+            def mapped_event(index, what, wave=wave):
+                on_event(wave[index], what)
 
-        try:
             run_jobs(
                 [work[i] for i in wave],
-                n_jobs=min(len(wave), n_jobs if not busy else max(1, n_jobs - busy)),
+                n_jobs=min(len(wave), n_wave),
                 on_result=mapped_result,
                 on_event=mapped_event,
                 costs=[costs[i] for i in wave],
             )
-        except JobsInterrupted as stop:
-            raise JobsInterrupted([finished[i] for i in sorted(finished)], total) from stop
+    except KeyboardInterrupt as stop:  # in a wave or between two: keep every wave's results
+        raise JobsInterrupted([finished[i] for i in sorted(finished)], total) from stop
     return [finished[i] for i in range(total)]
