@@ -207,7 +207,7 @@ def test_ci_runs_the_readmes_test_command_verbatim():
     assert commands[0] in ci.splitlines()
 
 
-def test_commands_outside_the_schema_take_its_defaults_and_flags():
+def test_commands_outside_the_schema_take_its_defaults_and_flags(tmp_path):
     """`nndl data expand --seed` builds what `nndl train --expand` builds by default, and
     the many-run commands' --tensorboard is `nndl train`'s option."""
     import click
@@ -225,3 +225,12 @@ def test_commands_outside_the_schema_take_its_defaults_and_flags():
         option = next(p for p in command.params if p.name == "tensorboard")
         assert isinstance(option, click.Option) and tuple(option.opts) == row.flags, path
         assert option.type.get_metavar(option) == row.kind.metavar, path
+    # The row's check: a file where the folder should be is refused before anything runs.
+    from click.testing import CliRunner
+
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for args in (["train"], ["experiment", "run", "slowdown"], ["search"]):
+        result = CliRunner().invoke(cli, [*args, "--tensorboard", str(a_file)])
+        assert result.exit_code == 2, (args, result.output)
+        assert "is a file, not a folder" in result.output, args

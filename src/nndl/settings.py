@@ -201,6 +201,16 @@ def _schedule_syntax(text: str) -> None:
         parse_schedule(text)
 
 
+def _folder_syntax(text: str) -> None:
+    """A folder to write into: refused when it names a file that exists."""
+    import os
+
+    if not text.strip():
+        raise ValueError("the folder name is empty")
+    if os.path.exists(text) and not os.path.isdir(text):
+        raise ValueError(f"{text!r} is a file, not a folder")
+
+
 def _stopping_rule_syntax(text: str) -> None:
     head, *args = normalized_name(text).replace("_", "-").split(":")
     forms = "'no-improvement', 'gl:ALPHA' or 'pq:ALPHA[:STRIP]'"
@@ -643,7 +653,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "tensorboard",
         "control",
-        Text(metavar="DIR", what="a folder name"),
+        Text(metavar="DIR", what="a folder name", syntax=_folder_syntax),
         None,
         "write TensorBoard event files (curves, histograms, settings) to DIR/NAME, NAME the "
         "output folder's name; tensorboard --logdir DIR compares runs (needs nndl[tensorboard])",
