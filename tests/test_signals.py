@@ -24,7 +24,7 @@ import pytest
 
 from nndl import load
 from nndl._io import STALE_SECONDS, atomic_write_text, remove_stale_temp_files
-from nndl._signals import signals_held
+from nndl._signals import signals_held, stop_signal_handler, stop_signals_interrupt
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="POSIX signals")
 
@@ -443,3 +443,80 @@ def test_sigterm_and_sighup_stop_an_experiment_run_and_keep_what_finished(
     stopped = json.loads((out / "techniques" / "results.json").read_text())
     assert "StopSignal" in stopped["error"] or "JobsInterrupted" in stopped["error"], stopped
     assert not [p for p in out.rglob("*.tmp")]
+
+
+def _nndl(tmp_path, *args, preexec_fn=None) -> subprocess.Popen:
+    """``nndl ARGS`` in a subprocess, its output in tmp_path/stdout and tmp_path/stderr."""
+    with (tmp_path / "stdout").open("w") as out, (tmp_path / "stderr").open("w") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "nndl.cli", *map(str, args)],
+            stdout=out,
+            stderr=err,
+            env=ENV,
+            preexec_fn=preexec_fn,
+        )
+
+
+def _wait_for(proc, path: Path, text: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in path.read_text():
+        assert proc.poll() is None, path.read_text()
+        assert time.monotonic() < deadline, f"no {text!r} in {timeout} s"
+        time.sleep(0.01)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP here")
+def test_a_hangup_that_nohup_ignores_stays_ignored(tmp_path):
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with stop_signals_interrupt(), stop_signal_handler(lambda *args: None):
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_DFL, signal.SIG_IGN)
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    # `nohup nndl ...`: the run goes on through a hang-up and finishes.
+    out = tmp_path / "out"
+    proc = _nndl(
+        tmp_path,
+        *("experiment", "run", "learning_rate", "--quick", "--data", "digits", "--jobs", 1),
+        *("--out", out),
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),
+    )
+    _wait_for(proc, tmp_path / "stderr", "[learning_rate]")
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait(120) == 0, (tmp_path / "stderr").read_text()
+    assert json.loads((out / "learning_rate" / "results.json").read_text())["error"] is None
+
+
+def test_sigterm_stops_every_seed_of_train_seeds_with_its_own_status(tmp_path):
+    out = tmp_path / "out"
+    proc = _nndl(
+        tmp_path,
+        *("train", "--dataset", "digits", "--epochs", 3000, "--seeds", 2, "--jobs", 2),
+        *("--no-plot", "--out", out),
+    )
+    _wait_for(proc, tmp_path / "stdout", "Training 2 seeds")
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 143, (tmp_path / "stderr").read_text()
+    assert "nndl: stopped by SIGTERM" in (tmp_path / "stderr").read_text()
+    assert json.loads((out / "seeds.json").read_text())["status"] == "interrupted"
+
+
+def test_sigterm_to_a_search_stops_its_worker_processes_too(tmp_path):
+    """SIGTERM reaches only the supervisor (Ctrl-C reaches the whole process group):
+    it passes it on, so the workers' long trials do not run on to their end."""
+    pytest.importorskip("optuna")
+    space = tmp_path / "space.toml"
+    space.write_text("[params]\nlearning_rate = [0.5, 1.0]\nepochs = 3000\nhidden_sizes = [10]\n")
+    proc = _nndl(
+        tmp_path,
+        *("search", "--config", space, "--dataset", "digits", "--jobs", 2, "--n-trials", 4),
+        *("--no-pruning", "--no-report", "--sampler", "random", "--out", tmp_path / "out"),
+    )
+    time.sleep(6)  # the workers start and take their first trials
+    assert proc.poll() is None, (tmp_path / "stderr").read_text()
+    proc.send_signal(signal.SIGTERM)
+    # Each trial takes about a minute: waiting for them would take far longer.
+    assert proc.wait(30) == 143, (tmp_path / "stderr").read_text()
+    assert "nndl: stopped by SIGTERM" in (tmp_path / "stderr").read_text()

@@ -52,6 +52,8 @@ def signal_name(signum: int) -> str:
 def stop_signal_handler(handler, signals=STOP_SIGNALS):
     """While active, ``handler(signum, frame)`` handles ``signals``; then the previous ones.
 
+    A signal this process ignores stays ignored: ``nohup nndl ...`` starts
+    it with SIGHUP ignored, so that a closed terminal does not stop the run.
     Signal handlers can be installed only in the main thread; elsewhere
     nothing changes.
     """
@@ -61,6 +63,8 @@ def stop_signal_handler(handler, signals=STOP_SIGNALS):
     previous = {}
     try:
         for signum in signals:
+            if signal.getsignal(signum) is signal.SIG_IGN:
+                continue
             previous[signum] = signal.signal(signum, handler)
         yield
     finally:

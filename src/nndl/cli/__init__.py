@@ -44,11 +44,18 @@ import sys
 
 import click
 
-from .._signals import StopSignal, exit_status, stop_signals_interrupt
+from .._signals import stop_signals_interrupt
 from .._version import __version__
 from ..settings import Setting
 from . import data, evaluate, experiment, export, search, train, tune
-from .errors import EXIT_ERROR, EXIT_INTERRUPTED, expected_errors, one_line, resource_message
+from .errors import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    expected_errors,
+    interrupted_status,
+    one_line,
+    resource_message,
+)
 from .run_config import DEFAULTS, SETTINGS, resolve_run_config
 from .train import CALLBACK_FACTORIES, TrainingRun
 
@@ -100,10 +107,10 @@ def main(argv: list[str] | None = None) -> None:
             rc = cli.main(args=argv, prog_name="nndl", standalone_mode=False)
     except (click.exceptions.Abort, KeyboardInterrupt) as exc:
         # click turns KeyboardInterrupt into Abort; the signal is in the chain.
-        stop = next((e for e in _chain(exc) if isinstance(e, StopSignal)), None)
+        status, what = interrupted_status(exc)
         with contextlib.suppress(OSError):
-            click.echo("nndl: interrupted" if stop is None else f"nndl: {stop}", err=True)
-        sys.exit(EXIT_INTERRUPTED if stop is None else exit_status(stop.signum))
+            click.echo(f"nndl: {what}", err=True)
+        sys.exit(status)
     except click.ClickException as exc:
         no_args = getattr(click.exceptions, "NoArgsIsHelpError", ())
         if isinstance(exc, no_args):  # `nndl` or `nndl data` alone: show the help
@@ -127,12 +134,3 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(f"nndl: error: {resource_message(exc)} (NNDL_DEBUG=1 shows where)", err=True)
         sys.exit(EXIT_ERROR)
     sys.exit(rc if isinstance(rc, int) else 0)
-
-
-def _chain(exc: BaseException | None):
-    """``exc`` and the exceptions it was raised from or during, innermost last."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__

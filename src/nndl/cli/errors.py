@@ -13,7 +13,7 @@ import functools
 
 import click
 
-from .._signals import exit_status
+from .._signals import StopSignal, exit_status, signal_name
 from ..limits import MAX_MESSAGE_CHARS, clip
 from ..training import DivergenceError
 
@@ -21,6 +21,7 @@ __all__ = [
     "EXIT_ERROR",
     "EXIT_INTERRUPTED",
     "expected_errors",
+    "interrupted_status",
     "one_line",
     "report_errors",
     "resource_message",
@@ -38,6 +39,19 @@ def stopped_status(signals) -> int:
     none (a KeyboardInterrupt raised by code, not by a signal).
     """
     return exit_status(signals[0]) if signals else EXIT_INTERRUPTED
+
+
+def interrupted_status(exc: BaseException) -> tuple[int, str]:
+    """The exit status and the word for a command that ``exc`` (a KeyboardInterrupt, or
+    click's Abort raised from one) stopped: 143 and "stopped by SIGTERM" when a
+    :class:`~nndl._signals.StopSignal` is in its chain, else 130 and "interrupted"."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, StopSignal):
+            return exit_status(exc.signum), f"stopped by {signal_name(exc.signum)}"
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return EXIT_INTERRUPTED, "interrupted"
 
 
 def expected_errors() -> tuple[type[BaseException], ...]:

@@ -51,7 +51,7 @@ from ..config import to_toml, write_config
 from ..limits import check_network_size, short_repr
 from ..network import Network
 from ..training import TrainConfig, Trainer, TrainingInterrupted, weight_decay_growth
-from .errors import stopped_status
+from .errors import interrupted_status, stopped_status
 from .run_config import layer_from_options, resolve_run_config, settings_options
 from .run_outputs import book_result, control_outputs, plot_curves, write_history
 
@@ -528,13 +528,14 @@ def _train_seeds(cfg, seed, seeds, jobs, dask_scheduler, out, test, plot, overwr
             f"Training {seeds} seeds ({seed_list[0]}..{seed_list[-1]}) on {where}; "
             f"each run in {out}/seed-S"
         )
-    status = "complete"
+    status, stopped = "complete", None
     try:
         results = run_jobs(
             work, n_jobs=jobs, dask_scheduler=dask_scheduler, on_result=report, on_event=event
         )
     except JobsInterrupted as exc:
         results, status = exc.finished, "interrupted"
+        stopped = interrupted_status(exc)
     finally:
         if progress is not None:
             progress.close()
@@ -571,9 +572,10 @@ def _train_seeds(cfg, seed, seeds, jobs, dask_scheduler, out, test, plot, overwr
     for line in lines:
         click.echo(line)
     click.echo(f"Saved seeds.json and {len(per_seed)} run folder(s) in {out}")
-    if status == "interrupted":
-        _say(f"nndl: interrupted; {len(per_seed)} of {seeds} seed(s) had finished")
-        raise click.exceptions.Exit(130)
+    if stopped is not None:
+        code, what = stopped
+        _say(f"nndl: {what}; {len(per_seed)} of {seeds} seed(s) had finished")
+        raise click.exceptions.Exit(code)
     if failed:
         _say(
             f"nndl: {len(failed)} of {seeds} seed(s) failed: "

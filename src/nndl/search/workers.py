@@ -32,6 +32,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
+from .._signals import StopSignal
 from .storage import run_worker
 
 
@@ -160,8 +161,11 @@ def _worker_main(kwargs: dict) -> None:
 
     for name in BLAS_THREAD_VARIABLES:
         os.environ[name] = "1"
-    with one_blas_thread():
-        run_worker(**kwargs)
+    try:
+        with one_blas_thread():
+            run_worker(**kwargs)
+    except KeyboardInterrupt:  # Ctrl-C, or passed on by the supervisor: no traceback
+        raise SystemExit(130) from None
 
 
 def _check_threadpoolctl() -> None:
@@ -206,29 +210,55 @@ def run_worker_processes(
 
     for kwargs in worker_kwargs:
         start(kwargs)
-    while running:
-        for sentinel in multiprocessing.connection.wait(list(running)):
-            p, kwargs = running.pop(sentinel)
-            p.join()
-            if p.exitcode == 0:
-                continue
-            failed, retried = fail_trials_of_dead_worker(study, p.pid, max_retry)
-            death = WorkerDeath(p.name, p.pid, p.exitcode, failed, retried)
-            deaths.append(death)
-            ran = _trials_ended_by(study, p.pid) - len(retried)
-            if not ran and not failed:
-                continue  # died before its first trial: a new worker would too
-            left_trials = None if kwargs["n_trials"] is None else kwargs["n_trials"] - ran
-            left_time = None if timeout is None else timeout - (time.monotonic() - started)
-            if left_trials == 0 or (left_time is not None and left_time <= 0):
-                continue
-            seed = kwargs.get("seed")
-            death.replaced_by = start(
-                dict(
-                    kwargs,
-                    n_trials=left_trials,
-                    timeout=left_time,
-                    seed=None if seed is None else seed + len(worker_kwargs),
+    try:
+        while running:
+            for sentinel in multiprocessing.connection.wait(list(running)):
+                p, kwargs = running.pop(sentinel)
+                p.join()
+                if p.exitcode == 0:
+                    continue
+                failed, retried = fail_trials_of_dead_worker(study, p.pid, max_retry)
+                death = WorkerDeath(p.name, p.pid, p.exitcode, failed, retried)
+                deaths.append(death)
+                ran = _trials_ended_by(study, p.pid) - len(retried)
+                if not ran and not failed:
+                    continue  # died before its first trial: a new worker would too
+                left_trials = None if kwargs["n_trials"] is None else kwargs["n_trials"] - ran
+                left_time = None if timeout is None else timeout - (time.monotonic() - started)
+                if left_trials == 0 or (left_time is not None and left_time <= 0):
+                    continue
+                seed = kwargs.get("seed")
+                death.replaced_by = start(
+                    dict(
+                        kwargs,
+                        n_trials=left_trials,
+                        timeout=left_time,
+                        seed=None if seed is None else seed + len(worker_kwargs),
+                    )
                 )
-            )
+    except KeyboardInterrupt as exc:
+        _stop_workers([p for p, _ in running.values()], forward=isinstance(exc, StopSignal))
+        raise
     return deaths
+
+
+def _stop_workers(processes, *, forward: bool, grace: float = 30.0) -> None:
+    """Stop the workers after this process was interrupted, and wait for them.
+
+    Ctrl-C reaches them too (the terminal signals the whole process group);
+    SIGTERM or SIGHUP sent to this process alone (``forward``) is passed on
+    as Ctrl-C, so that they stop as on it, failing their running trial.
+    A worker still alive after ``grace`` seconds is terminated.
+    """
+    for p in processes:
+        if forward and p.is_alive():
+            if os.name == "posix":
+                os.kill(p.pid, signal.SIGINT)
+            else:
+                p.terminate()
+    deadline = time.monotonic() + grace
+    for p in processes:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.terminate()
+            p.join()
