@@ -410,41 +410,6 @@ def test_nndl_train_removes_killed_writers_temp_files_in_its_out_folder(tmp_path
 
 
 # ------------------------------------------- every other command: as on Ctrl-C
-@pytest.mark.parametrize("jobs", [1, 2])
-@pytest.mark.parametrize(
-    ("signum", "status"), [(signal.SIGTERM, 143), (getattr(signal, "SIGHUP", None), 129)]
-)
-def test_sigterm_and_sighup_stop_an_experiment_run_and_keep_what_finished(
-    tmp_path, jobs, signum, status
-):
-    if signum is None:
-        pytest.skip("no SIGHUP here")
-    out = tmp_path / "out"
-    stderr = tmp_path / "stderr"
-    with stderr.open("w") as err, (tmp_path / "stdout").open("w") as std:
-        command = ["experiment", "run", "slowdown", "techniques", "--quick", "--data", "digits"]
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "nndl.cli", *command, "--jobs", str(jobs), "--out", str(out)],
-            stdout=std,
-            stderr=err,
-            env=ENV,
-        )
-        deadline = time.monotonic() + 120
-        # The first training of `techniques` (of 45) has finished: most are still to come.
-        while "[techniques]" not in stderr.read_text():
-            assert proc.poll() is None, stderr.read_text()
-            assert time.monotonic() < deadline, "no training finished in 120 s"
-            time.sleep(0.01)
-        proc.send_signal(signum)
-        assert proc.wait(60) == status, stderr.read_text()
-    assert f"nndl: stopped by {signal.Signals(signum).name}" in stderr.read_text()
-    # The experiment that finished keeps its results; the stopped one keeps what it had.
-    assert json.loads((out / "slowdown" / "results.json").read_text())["checks"]
-    stopped = json.loads((out / "techniques" / "results.json").read_text())
-    assert "StopSignal" in stopped["error"] or "JobsInterrupted" in stopped["error"], stopped
-    assert not [p for p in out.rglob("*.tmp")]
-
-
 def _nndl(tmp_path, *args, preexec_fn=None) -> subprocess.Popen:
     """``nndl ARGS`` in a subprocess, its output in tmp_path/stdout and tmp_path/stderr."""
     with (tmp_path / "stdout").open("w") as out, (tmp_path / "stderr").open("w") as err:
@@ -463,6 +428,34 @@ def _wait_for(proc, path: Path, text: str, timeout: float = 120) -> None:
         assert proc.poll() is None, path.read_text()
         assert time.monotonic() < deadline, f"no {text!r} in {timeout} s"
         time.sleep(0.01)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize(
+    ("signum", "status"), [(signal.SIGTERM, 143), (getattr(signal, "SIGHUP", None), 129)]
+)
+def test_sigterm_and_sighup_stop_an_experiment_run_and_keep_what_finished(
+    tmp_path, jobs, signum, status
+):
+    if signum is None:
+        pytest.skip("no SIGHUP here")
+    out = tmp_path / "out"
+    stderr = tmp_path / "stderr"
+    proc = _nndl(
+        tmp_path,
+        *("experiment", "run", "slowdown", "techniques", "--quick", "--data", "digits"),
+        *("--jobs", jobs, "--out", out),
+    )
+    # The first training of `techniques` (of 45) has finished: most are still to come.
+    _wait_for(proc, stderr, "[techniques]")
+    proc.send_signal(signum)
+    assert proc.wait(60) == status, stderr.read_text()
+    assert f"nndl: stopped by {signal.Signals(signum).name}" in stderr.read_text()
+    # The experiment that finished keeps its results; the stopped one keeps what it had.
+    assert json.loads((out / "slowdown" / "results.json").read_text())["checks"]
+    stopped = json.loads((out / "techniques" / "results.json").read_text())
+    assert "StopSignal" in stopped["error"] or "JobsInterrupted" in stopped["error"], stopped
+    assert not [p for p in out.rglob("*.tmp")]
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGHUP"), reason="no SIGHUP here")
