@@ -481,11 +481,12 @@ def test_a_hangup_that_nohup_ignores_stays_ignored(tmp_path):
     assert json.loads((out / "learning_rate" / "results.json").read_text())["error"] is None
 
 
-def test_sigterm_stops_every_seed_of_train_seeds_with_its_own_status(tmp_path):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_sigterm_stops_every_seed_of_train_seeds_with_its_own_status(tmp_path, jobs):
     out = tmp_path / "out"
     proc = _nndl(
         tmp_path,
-        *("train", "--dataset", "digits", "--epochs", 3000, "--seeds", 2, "--jobs", 2),
+        *("train", "--dataset", "digits", "--epochs", 3000, "--seeds", 2, "--jobs", jobs),
         *("--no-plot", "--out", out),
     )
     _wait_for(proc, tmp_path / "stdout", "Training 2 seeds")

@@ -38,7 +38,7 @@ from .._io import (
     atomic_write_json,
     remove_stale_temp_files,
 )
-from .._signals import signal_name, signals_held, silence_hung_up_terminal
+from .._signals import StopSignal, signal_name, signals_held, silence_hung_up_terminal
 from .._version import __version__
 from ..callbacks import (
     Callback,
@@ -453,10 +453,9 @@ def _train_one_seed(
             status = train.main(
                 args, prog_name="nndl train", standalone_mode=False, obj=_SeedJob(splits)
             )
-    if (
-        status and status > 128
-    ):  # a stop signal reached this seed's run (one job at a time): stop all
-        raise KeyboardInterrupt
+    if status and status > 128:  # a stop signal reached this seed's run: stop every seed
+        signum = status - 128
+        raise KeyboardInterrupt if signum == signal.SIGINT else StopSignal(signum)
     if status:
         raise RuntimeError(f"the run stopped with exit status {status}: {printed.getvalue()}")
     results = json.loads((Path(out) / "results.json").read_text(encoding="utf-8"))
