@@ -454,26 +454,26 @@ def _wake(address) -> None:
     """Connect to ``address`` and leave at once, so that a thread blocked in the
     listener's ``accept()`` returns (its handshake fails; it sees it is closed).
 
-    A plain socket where there is one: it never waits for the handshake, which
-    the accepting thread may not answer any more. A named pipe (Windows) is
-    opened from a daemon thread, for the same reason.
+    A plain Unix socket where there is one: it never waits for the handshake,
+    which the accepting thread may not answer any more. Elsewhere (a named
+    pipe on Windows) a connection is opened from a daemon thread, for the same
+    reason.
     """
     from multiprocessing.connection import Client, address_type
 
-    if address_type(address) == "AF_PIPE":
+    if address_type(address) == "AF_UNIX":
+        import socket
 
-        def connect() -> None:
-            with contextlib.suppress(Exception):
-                Client(address).close()
-
-        threading.Thread(target=connect, name="nndl-job-wake", daemon=True).start()
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(1.0)
+            sock.connect(address)
         return
-    import socket
 
-    family = socket.AF_UNIX if address_type(address) == "AF_UNIX" else socket.AF_INET
-    with contextlib.suppress(OSError), socket.socket(family) as sock:
-        sock.settimeout(1.0)
-        sock.connect(address)
+    def connect() -> None:
+        with contextlib.suppress(Exception):
+            Client(address).close()
+
+    threading.Thread(target=connect, name="nndl-job-wake", daemon=True).start()
 
 
 @dataclass(frozen=True)

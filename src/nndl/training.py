@@ -279,13 +279,12 @@ class Trainer:
 
     def evaluate(self, X, Y, *, cost: bool = True, accuracy: bool = True) -> dict:
         """Cost (with the penalty, using the training-set size) and accuracy, no dropout."""
-        cfg = self.config
-        return self.network.evaluate(
-            X, Y, cost=cost, accuracy=accuracy, l2=cfg.l2, l1=cfg.l1, n=self.n or X.shape[0]
-        )
+        X = self.network.check_X(X)
+        Y = self.network.check_y(Y, X.shape[0])
+        return self._evaluate_own(X, Y, cost=cost, accuracy=accuracy)
 
     def _evaluate_own(self, X, Y, *, cost: bool, accuracy: bool) -> dict:
-        """:meth:`evaluate` on the trainer's own data, checked once by ``fit``."""
+        """:meth:`evaluate` on data already checked (the trainer's own, checked by ``fit``)."""
         cfg = self.config
         return self.network._evaluate_checked(
             X,

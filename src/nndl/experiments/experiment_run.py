@@ -491,7 +491,7 @@ class ExperimentRun:
         training that raises does not stop the others; the first such error
         is raised once all have finished (their records kept).
         """
-        from ..jobs import JobsInterrupted, run_jobs
+        from ..jobs import JobsInterrupted
 
         work, labels, costs = [], [], []
         converted: dict = {}  # (id, dtype) -> (the array given, the same in the network's dtype)
@@ -566,7 +566,7 @@ class ExperimentRun:
 
         try:
             results = _run_beside_background(
-                run_jobs, work, self.settings.n_jobs, costs, on_result=finished, on_event=event
+                work, self.settings.n_jobs, costs, on_result=finished, on_event=event
             )
         except JobsInterrupted as stop:
             # Ctrl-C: the trainings that finished are kept in results.json.
@@ -822,7 +822,7 @@ class ExperimentRun:
         return res
 
 
-def _run_beside_background(run_jobs, work, n_jobs: int, costs, *, on_result, on_event):
+def _run_beside_background(work, n_jobs: int, costs, *, on_result, on_event):
     """:func:`nndl.jobs.run_jobs` for one batch of trainings, sharing the cores with a
     background process (the SVM fits) while one is at work.
 
@@ -836,7 +836,7 @@ def _run_beside_background(run_jobs, work, n_jobs: int, costs, *, on_result, on_
     ``run_jobs``; Ctrl-C raises :class:`~nndl.jobs.JobsInterrupted` with
     every wave's finished trainings.
     """
-    from ..jobs import JobResult, JobsInterrupted, dask_scheduler_address
+    from ..jobs import JobResult, JobsInterrupted, dask_scheduler_address, run_jobs
 
     if dask_scheduler_address() is not None or not background_running():
         return run_jobs(work, n_jobs=n_jobs, on_result=on_result, on_event=on_event, costs=costs)
