@@ -423,6 +423,14 @@ def test_other_procedures_refuse_bad_settings(digits):
         tune_lambda([64, 10], X, y, val, learning_rate=0.0)
     with pytest.raises(ValueError, match="must not set l2"):
         tune_lambda([64, 10], X, y, val, learning_rate=0.5, train_options={"l2": 1.0})
+    # A mini-batch size in train_options would be overridden without a word: refused.
+    small = {"train_options": {"mini_batch_size": 4}}
+    with pytest.raises(ValueError, match=r"must not set \['mini_batch_size'\]: give"):
+        tune_lambda([64, 10], X, y, val, learning_rate=0.5, **small)
+    with pytest.raises(ValueError, match="must not set"):
+        find_learning_rate_threshold([64, 10], X, y, **small)
+    with pytest.raises(ValueError, match="must not set"):
+        tune_batch_size([64, 10], X, y, val, batch_sizes=[10, 20], **small)
     with pytest.raises(TypeError, match="validation_data must be a pair"):
         tune_lambda([64, 10], X, y, val[0], learning_rate=0.5)
     with pytest.raises(ValueError, match="repeated"):
@@ -568,3 +576,16 @@ def test_tune_commands_take_jobs_and_print_the_same_trials_for_any(tmp_path):
         assert res.exit_code == 2 and "--jobs" in res.output
         res = runner.invoke(tune, [command, "--help"])
         assert "never changes the" in res.output
+
+
+def test_every_form_of_the_starting_network_gives_the_same_weights():
+    from nndl.network import NetworkConfig
+    from nndl.tuning.trials import _initial_network
+
+    forms = [[4, 3, 2], {"sizes": [4, 3, 2]}, NetworkConfig(sizes=[4, 3, 2])]
+    nets = [_initial_network(form, seed=5) for form in forms]
+    for net in nets[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(net.weights, nets[0].weights, strict=True))
+    start = nets[0]
+    assert _initial_network(start, seed=9).weights[0] is not start.weights[0]  # a copy
+    assert np.array_equal(_initial_network(start, seed=9).weights[0], start.weights[0])

@@ -88,8 +88,6 @@ def tune_batch_size(
     target_fraction = check_range("target_fraction", target_fraction, low=0.0, high=1.0)
     validation = _check_pair(validation_data, "validation_data")
     options = _train_options(train_options)
-    if "mini_batch_size" in options:
-        raise ValueError("train_options must not set mini_batch_size: it is being tuned")
     runner = _TrialRunner(
         network,
         X,

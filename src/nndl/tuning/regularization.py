@@ -150,7 +150,10 @@ def tune_lambda(
     validation = _check_pair(validation_data, "validation_data")
     options = _train_options(train_options)
     if "l2" in options:
-        raise ValueError("train_options must not set l2: it is the parameter being tuned")
+        raise ValueError(
+            "train_options must not set l2: it is the parameter being tuned (give its "
+            "first value as start=)"
+        )
     options.update(mini_batch_size=mini_batch_size, learning_rate=learning_rate)
     runner = _TrialRunner(
         network,

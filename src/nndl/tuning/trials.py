@@ -35,16 +35,14 @@ def _initial_network(network, seed) -> Network:
     """
     if isinstance(network, Network):
         return network.copy()
-    if isinstance(network, dict):
-        network = NetworkConfig.from_dict(network)
-    elif not isinstance(network, NetworkConfig):
-        if isinstance(network, (str, bytes)) or not isinstance(network, Sequence):
-            raise TypeError(
-                "network must be a Network, a NetworkConfig, a dict of its fields or a list "
-                f"of layer sizes, got {type(network).__name__}"
-            )
-        network = NetworkConfig(sizes=list(network))
-    return Network.from_config(network, seed=seed)
+    if isinstance(network, (dict, NetworkConfig)):
+        return Network.from_config(network, seed=seed)
+    if isinstance(network, (str, bytes)) or not isinstance(network, Sequence):
+        raise TypeError(
+            "network must be a Network, a NetworkConfig, a dict of its fields or a list "
+            f"of layer sizes, got {type(network).__name__}"
+        )
+    return Network.from_config(NetworkConfig(sizes=list(network)), seed=seed)
 
 
 def _check_pair(data, name: str):
@@ -53,7 +51,7 @@ def _check_pair(data, name: str):
     return data[0], data[1]
 
 
-_RESERVED = {"learning_rate", "epochs", "seed", "monitor"}
+_RESERVED = {"learning_rate", "epochs", "seed", "mini_batch_size", "monitor"}
 
 
 def _train_options(train_options) -> dict:
@@ -61,7 +59,9 @@ def _train_options(train_options) -> dict:
     clash = sorted(_RESERVED & set(opts))
     if clash:
         raise ValueError(
-            f"train_options must not set {clash}: the tuning function sets them itself"
+            f"train_options must not set {clash}: give epochs, seed, mini_batch_size and "
+            "learning_rate as the tuning function's own arguments (the one being tuned it "
+            "chooses itself); it picks what to monitor"
         )
     return opts
 
