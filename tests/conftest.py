@@ -37,6 +37,18 @@ def require_data():
     return _unavailable
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _session_svm_cache(tmp_path_factory):
+    """Module- and session-wide fixtures (set up before any test's own) fit the SVM in a
+    cache of the test run's, never the user's."""
+    import nndl.experiments.svm_baseline as svm_baseline
+
+    folder = tmp_path_factory.mktemp("svm-cache-session")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(svm_baseline, "svm_cache_dir", lambda cache_dir=None: folder)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _private_svm_cache(tmp_path_factory, monkeypatch):
     """Each test's SVM results go to a cache of its own (never the user's, never shared).
