@@ -141,23 +141,28 @@ def test_results_are_cached_per_size_and_read_back(tmp_path, monkeypatch):
 def test_a_cache_that_cannot_be_written_costs_only_the_cache(tmp_path):
     blocked = tmp_path / "file"
     blocked.write_text("a file where the cache folder would be")
-    with pytest.warns(RuntimeWarning, match="not cached"):
-        result = svm_accuracies("digits", True, [100], cache_dir=blocked / "svm")
+    with pytest.warns(RuntimeWarning, match="cannot be cached") as caught:
+        result = svm_accuracies("digits", True, [50, 100], cache_dir=blocked / "svm")
     assert 0.0 < result["100"][0] <= 1.0 and result["100"][3] is None
+    assert len(caught) == 1  # once, not once per size
+    assert "make that folder writable, or set NNDL_DATA_DIR" in str(caught[0].message)
 
 
-def test_a_cache_the_svm_process_cannot_write_is_reported(tmp_path, monkeypatch):
-    """At --jobs 2 the SVM fits in a second process: its warning reaches the log and report."""
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_cache_the_svm_cannot_write_is_reported_once(tmp_path, monkeypatch, jobs):
+    """In this process (--jobs 1) or the second one (--jobs 2), the SVM's warning reaches
+    the log and the report, once."""
     blocked = tmp_path / "file"
     blocked.write_text("a file where the cache folder would be")
     monkeypatch.setattr(svm_baseline, "svm_cache_dir", lambda cache_dir=None: blocked / "svm")
     stream = io.StringIO()
     settings = ExperimentSettings(
-        quick=True, data="digits", out=tmp_path / "out", stream=stream, jobs=2
+        quick=True, data="digits", out=tmp_path / "out", stream=stream, jobs=jobs
     )
     result = run_experiment("more_data", settings)
-    assert any("RuntimeWarning: the SVM result was not cached" in n for n in result["notes"])
-    assert "[more_data] SVM: RuntimeWarning: the SVM result was not cached" in stream.getvalue()
+    notes = [n for n in result["notes"] if "RuntimeWarning: the SVM results cannot be cached" in n]
+    assert len(notes) == 1, result["notes"]
+    assert stream.getvalue().count("[more_data] SVM: RuntimeWarning: the SVM results cannot") == 1
 
 
 def test_the_key_covers_the_data_and_the_settings(tmp_path, monkeypatch):

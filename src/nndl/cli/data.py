@@ -151,7 +151,7 @@ def _cache_kinds() -> list[tuple[str, str, bool]]:
         ("mnist-idx", "MNIST's original IDX files (downloaded)", False),
         ("mnist-book-*.npz", "MNIST decoded for fast loading (rebuilt from mnist.pkl.gz)", True),
         ("expanded", "expanded training sets of nndl data expand / --expand", True),
-        (SVM_CACHE_FOLDER, "SVM baseline results of experiment more_data (fitted again)", True),
+        (SVM_CACHE_FOLDER, "SVM baseline results of more_data (fitted again if removed)", True),
     ]
 
 
@@ -260,7 +260,7 @@ def data_expand(dataset, recipe, copies, seed, no_original, out, preview, previe
 )
 @_data_dir_option
 def data_clear(everything, data_dir):
-    """Remove from the cache what nndl can rebuild (decoded arrays, expanded sets).
+    """Remove from the cache what nndl can rebuild (decoded arrays, expanded sets, SVM results).
 
     Only files nndl writes are touched; with --all, the downloaded data sets too.
     """

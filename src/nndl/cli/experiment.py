@@ -82,7 +82,8 @@ def list_experiments():
     default=True,
     show_default=True,
     help="more_data: read the SVM results an earlier run cached for the same data, settings "
-    "and scikit-learn (`nndl data info` shows the cache); --no-svm-cache fits them again.",
+    "and versions of scikit-learn, SciPy and NumPy (`nndl data info` shows the cache); "
+    "--no-svm-cache fits them again.",
 )
 @click.option(
     "--report/--no-report",

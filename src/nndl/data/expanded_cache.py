@@ -46,13 +46,18 @@ def _training_pair(data, y):
     raise TypeError("give X and y, an (X, y) pair, a Dataset or DataSplits (its .train is used)")
 
 
-def _source_sha256(X: np.ndarray, y: np.ndarray) -> str:
-    """sha256 of the source data (shapes, dtypes and bytes), to key the cache."""
-    h = hashlib.sha256()
-    for a in (X, y):
+def hash_arrays(h, *arrays) -> None:
+    """Feed each array's dtype, shape and bytes to the hash ``h`` (a cache key's part)."""
+    for a in arrays:
         a = np.ascontiguousarray(a)
         h.update(f"{a.dtype.str}{a.shape}".encode())
         h.update(memoryview(a).cast("B"))
+
+
+def _source_sha256(X: np.ndarray, y: np.ndarray) -> str:
+    """sha256 of the source data (shapes, dtypes and bytes), to key the cache."""
+    h = hashlib.sha256()
+    hash_arrays(h, X, y)
     return h.hexdigest()
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import itertools
 import math
 import time
+import warnings
 
 import numpy as np
 
@@ -230,9 +231,7 @@ def run(experiment: ExperimentRun) -> None:
             if job.running():
                 _say_what_the_svm_has_left(experiment, svm_job[1])
             svm = {int(k): v for k, v in job.result().items()}
-            for warning in job.warnings:  # e.g. a cache folder that could not be written
-                experiment.log(f"SVM: {warning}")
-                experiment.note(f"SVM: {warning}")
+            _report_warnings(experiment, job.warnings)
             experiment.log(
                 f"SVM: waited {time.perf_counter() - t0:.1f} s for the second process "
                 f"(started {time.perf_counter() - job.started:.0f} s ago)"
@@ -240,7 +239,10 @@ def run(experiment: ExperimentRun) -> None:
             job = None
         elif svm_job is not None:
             # --jobs 1 (one process does everything, one thing after another), or all cached.
-            results = svm_baseline.svm_accuracies(**svm_job[1], log=experiment.log)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("default")  # recorded (each once), not raised
+                results = svm_baseline.svm_accuracies(**svm_job[1], log=experiment.log)
+            _report_warnings(experiment, [f"{w.category.__name__}: {w.message}" for w in caught])
             svm = {int(k): v for k, v in results.items()}
     finally:
         if job is not None:
@@ -293,6 +295,15 @@ def run(experiment: ExperimentRun) -> None:
     _figures(experiment, sizes, net_acc, svm_n, svm_acc, fits)
 
 
+def _report_warnings(experiment, warnings_: list[str]) -> None:
+    """The SVM's warnings (a cache folder it could not write), in the log and the report,
+    whether it ran in this process or in the second one."""
+    for warning in warnings_:
+        text = " ".join(warning.split())
+        experiment.log(f"SVM: {text}")
+        experiment.note(f"SVM: {text}")
+
+
 def _say_what_the_svm_has_left(experiment, kwargs: dict) -> None:
     """Log which sizes the SVM's process still fits (those not in the cache yet):
     the run's time left counts trainings only, and the run now waits for it."""
@@ -319,7 +330,7 @@ def _note_cached(experiment, svm: dict, cache_dir: str) -> None:
     text = (
         f"SVM: {len(cached)} of {len(svm)} sizes ({', '.join(f'{n:,}' for n in cached)}) were "
         f"read from the cache in {cache_dir}, fitted on {when} with the same data, settings "
-        "and scikit-learn; --no-svm-cache fits them again."
+        "and versions of scikit-learn, SciPy and NumPy; --no-svm-cache fits them again."
     )
     experiment.note(text)
     experiment.log(text)

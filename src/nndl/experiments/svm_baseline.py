@@ -30,6 +30,7 @@ import numpy as np
 
 from .._io import atomic_write_json
 from ..data import data_dir
+from ..data.expanded_cache import hash_arrays
 from .data_source import load_splits
 
 __all__ = [
@@ -162,13 +163,6 @@ def _svm_data(source: str, quick: bool):
     return train, np.asarray(val.X, dtype=np.float64), np.asarray(val.y)
 
 
-def _hash_arrays(h, *arrays) -> None:
-    for a in arrays:
-        a = np.ascontiguousarray(a)
-        h.update(f"{a.dtype.str}{a.shape}".encode())
-        h.update(memoryview(a).cast("B"))
-
-
 def _cache_keys(train, Xv, yv, sizes, gamma) -> dict[int, str]:
     """{size: key}: a sha256 of the first ``size`` training images and labels,
     the validation set, the SVC's settings and the versions that decide a result."""
@@ -184,7 +178,7 @@ def _cache_keys(train, Xv, yv, sizes, gamma) -> dict[int, str]:
         "version": SVM_CACHE_VERSION,
     }
     common.update(json.dumps(setup, sort_keys=True).encode())
-    _hash_arrays(common, Xv, yv)
+    hash_arrays(common, Xv, yv)
     # One pass over the training images: each size's prefix extends the one before.
     images, labels = hashlib.sha256(), hashlib.sha256()
     X, y = np.ascontiguousarray(train.X), np.ascontiguousarray(train.y)
@@ -228,12 +222,20 @@ def uncached_sizes(source: str, quick: bool, sizes, cache_dir, gamma=SVM_GAMMA) 
     return [n for n in sizes if _read_cached(Path(cache_dir) / f"{keys[n]}.json", n) is None]
 
 
-def _write_cached(path: Path, record: dict) -> None:
-    """Cache one result; a folder that cannot be written costs only the cache (a warning)."""
+def _write_cached(path: Path, record: dict) -> bool:
+    """Cache one result; a folder that cannot be written costs only the cache: one
+    warning that says what to do, and False (the caller then stops trying)."""
     try:
         atomic_write_json(path, record)
     except OSError as exc:
-        warnings.warn(f"the SVM result was not cached ({exc})", RuntimeWarning, stacklevel=2)
+        warnings.warn(
+            f"the SVM results cannot be cached in {path.parent} ({exc}), so the next run "
+            "fits them again: make that folder writable, or set NNDL_DATA_DIR to one that is",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return False
+    return True
 
 
 def svm_accuracies(
@@ -255,7 +257,7 @@ def svm_accuracies(
     train, Xv, yv = _svm_data(source, quick)
     sizes = _usable_sizes(train, sizes)
     keys = _cache_keys(train, Xv, yv, sizes, gamma) if cache_dir is not None else {}
-    out = {}
+    out, writable = {}, True
     for n in sizes:
         path = Path(cache_dir) / f"{keys[n]}.json" if cache_dir is not None else None
         cached = _read_cached(path, n) if path is not None and read_cache else None
@@ -277,8 +279,8 @@ def svm_accuracies(
                 f"SVM on {n:,} images: fitted in {t1 - t0:.1f} s, {Xv.shape[0]:,} images "
                 f"predicted in {out[str(n)][2]:.1f} s ({how}), accuracy {100 * acc:.2f}%"
             )
-        if path is not None:
-            _write_cached(
+        if path is not None and writable:
+            writable = _write_cached(
                 path,
                 {
                     "format": SVM_CACHE_FORMAT,
