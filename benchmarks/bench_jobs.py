@@ -102,6 +102,16 @@ def svm_seconds(folder: Path) -> dict:
     return json.loads(path.read_text())["config"].get("svm_seconds", {})
 
 
+def svm_state(seconds: dict) -> str:
+    """What the run did with the SVM: fitted, read from the cache, partly cached, not run."""
+    cached = [v.get("cached_from") is not None for v in seconds.values()]
+    if not cached:
+        return "not run"
+    if not any(cached):
+        return "fitted"
+    return "read from the cache" if all(cached) else "partly cached"
+
+
 def bench_chapter(job_counts: list[int], quick: bool, work: Path, svm_cache: bool) -> dict:
     runs = {}
     for jobs in job_counts:
@@ -118,7 +128,8 @@ def bench_chapter(job_counts: list[int], quick: bool, work: Path, svm_cache: boo
             "errors": summary["errors"],
             "svm_seconds": svm_seconds(out),
         }
-        print(f"--jobs {jobs}: {seconds:.0f} s ({seconds / 60:.1f} min)")
+        runs[jobs]["svm"] = svm_state(runs[jobs]["svm_seconds"])
+        print(f"--jobs {jobs}: {seconds:.0f} s ({seconds / 60:.1f} min); SVM {runs[jobs]['svm']}")
     first = job_counts[0]
     for jobs in job_counts[1:]:
         same = runs[jobs]["verdicts"] == runs[first]["verdicts"]
@@ -126,6 +137,11 @@ def bench_chapter(job_counts: list[int], quick: bool, work: Path, svm_cache: boo
         runs[jobs]["ratio_to_first"] = ratio
         runs[jobs]["same_verdicts"] = same
         print(f"--jobs {jobs} / --jobs {first}: {ratio:.2f}; same verdicts: {same}")
+        if runs[jobs]["svm"] != runs[first]["svm"]:
+            print(
+                f"  not comparable: the SVM was {runs[first]['svm']} in one run and "
+                f"{runs[jobs]['svm']} in the other (--no-svm-cache fits it in every run)"
+            )
         if not same:
             for name, rows in runs[jobs]["verdicts"].items():
                 if rows != runs[first]["verdicts"].get(name):
